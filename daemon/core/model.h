@@ -1,0 +1,115 @@
+// The TDP MMU accounting model: kernel events in, per-VM state out.  No I/O,
+// no clocks, no threads: a KVM maintainer should be able to read it against
+// arch/x86/kvm/mmu/tdp_mmu.c.
+//
+// Thread safety: none.  One thread applies events; readers take snapshots on
+// that thread (or under the caller's lock).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "daemon/core/abi.h"
+#include "daemon/core/counts.h"
+#include "daemon/core/inconsistency.h"
+#include "daemon/core/leak.h"
+
+namespace tdpwatch::core {
+
+struct ModelOptions {
+  // Tracepoint-only plans have no link_sp/unlink_sp hooks: structure (links,
+  // unlinks, recursive removal) is derived from TDPW_EV_SPTE_CHANGED alone.
+  // Otherwise LINK_SP/UNLINK_SP are authoritative and SPTE changes only move
+  // the leaf statistics.
+  bool structure_from_spte = false;
+  // Whether the source reports the NX untrack that tdp_mmu_unlink_sp() and
+  // __kvm_mmu_prepare_zap_page() do on an unlinked/zapped page as its own
+  // TDPW_EV_NX_UNTRACK (fentry/kprobe plans do; tracepoint-only plans cannot).
+  // If not, the model untracks on unlink itself, as the kernel does.
+  bool nx_untrack_events = false;
+  // Inconsistency details remembered per VM (counts are always kept).
+  std::size_t max_inconsistency_details = 32;
+};
+
+// A point-in-time copy of one VM's state.
+struct VmSnapshot {
+  std::uint64_t vm = 0;
+  std::uint32_t tgid = 0;
+  bool implicit = false;  // first seen mid-life (no VM_CREATE): counts are since then
+  VmCounts counts;
+  InconsistencyCounts inconsistencies{};
+  std::uint64_t inconsistencies_total = 0;
+};
+
+// One tracked page, for listings (tdpwatch snapshot --pages).
+struct PageView {
+  std::uint64_t sp;
+  std::uint64_t pfn;
+  std::uint64_t gfn;
+  std::uint32_t role;
+  int level;
+  int as_id;
+  bool nx_huge_page_disallowed;
+  bool nx_tracked;
+};
+
+class VmState;
+
+class Model {
+ public:
+  explicit Model(ModelOptions options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  // Applies one event.  Never throws on bad input: oddities are counted as
+  // inconsistencies of the event's VM.
+  void apply(const Event& ev);
+
+  const ModelOptions& options() const { return options_; }
+  std::uint64_t events_applied() const { return events_applied_; }
+
+  // Live VMs (destroyed ones are gone; their leak records stay below).
+  std::vector<std::uint64_t> vm_keys() const;
+  std::optional<VmSnapshot> snapshot(std::uint64_t vm) const;
+  std::vector<VmSnapshot> snapshot_all() const;
+  std::vector<PageView> pages(std::uint64_t vm) const;
+  std::vector<InconsistencyDetail> inconsistency_details(std::uint64_t vm) const;
+
+  // One record per VM_DESTROY, leak or not (empty() when clean), in order.
+  const std::vector<LeakRecord>& teardowns() const { return teardowns_; }
+  // Moves the teardown records out (the daemon drains them).
+  std::vector<LeakRecord> take_teardowns();
+
+  // Oddities with no live VM to charge them to (teardown of an unknown VM,
+  // events after a VM's teardown, unknown event types).
+  const InconsistencyCounts& global_inconsistencies() const { return global_; }
+
+  // Heap bytes held for TDP page tracking across VMs (the benchmark's measure).
+  std::size_t page_memory_bytes() const;
+  std::size_t tracked_pages() const;
+
+ private:
+  void note_global(Inconsistency kind);
+  void remember_destroyed(std::uint64_t vm);
+  void forget_destroyed(std::uint64_t vm);
+
+  ModelOptions options_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<VmState>> vms_;
+  std::uint64_t last_vm_key_ = 0;
+  VmState* last_vm_ = nullptr;
+  std::uint64_t events_applied_ = 0;
+  std::vector<LeakRecord> teardowns_;
+  InconsistencyCounts global_{};
+  std::deque<std::uint64_t> destroyed_order_;
+  std::unordered_set<std::uint64_t> destroyed_set_;
+};
+
+}  // namespace tdpwatch::core

@@ -1,0 +1,53 @@
+// SPTE value decoding, as arch/x86/kvm/mmu/spte.h does it.  Pure functions:
+// the accounting core derives links, unlinks and leaf statistics from SPTE
+// values alone, exactly as handle_changed_spte() does.
+#pragma once
+
+#include <cstdint>
+
+namespace tdpwatch::spte {
+
+// SPTE_MMU_PRESENT_MASK: bit 11, set in every shadow-present SPTE (5.13+).
+inline constexpr std::uint64_t kMmuPresentMask = 1ull << 11;
+// PT_PAGE_SIZE_MASK: bit 7, a huge (2M/1G) leaf.
+inline constexpr std::uint64_t kPageSizeMask = 1ull << 7;
+// SPTE_BASE_ADDR_MASK: physical address bits 12..51.
+inline constexpr std::uint64_t kBaseAddrMask = ((1ull << 52) - 1) & ~((1ull << 12) - 1);
+// SHADOW_NONPRESENT_VALUE: BIT_ULL(63) on x86-64 from 6.10, 0 before.
+inline constexpr std::uint64_t kShadowNonpresentValue = 1ull << 63;
+// REMOVED_SPTE (until 6.10) and FROZEN_SPTE (6.11+, SHADOW_NONPRESENT_VALUE | 0x5a0).
+inline constexpr std::uint64_t kRemovedSpteLegacy = 0x5a0ull;
+inline constexpr std::uint64_t kFrozenSpte = kShadowNonpresentValue | 0x5a0ull;
+
+inline constexpr int kLevel4K = 1;           // PG_LEVEL_4K
+inline constexpr int kLevel2M = 2;           // PG_LEVEL_2M
+inline constexpr int kLevel1G = 3;           // PG_LEVEL_1G
+inline constexpr int kMaxLevel = 5;          // PT64_ROOT_MAX_LEVEL
+inline constexpr int kEntriesPerPage = 512;  // SPTE_ENT_PER_PAGE
+
+// is_shadow_present_pte()
+constexpr bool is_present(std::uint64_t spte) {
+  return (spte & kMmuPresentMask) != 0;
+}
+// is_large_pte()
+constexpr bool is_large(std::uint64_t spte) {
+  return (spte & kPageSizeMask) != 0;
+}
+// is_last_spte(): every present 4K entry is a leaf; above, only huge ones.
+constexpr bool is_last(std::uint64_t spte, int level) {
+  return level == kLevel4K || is_large(spte);
+}
+// spte_to_pfn()
+constexpr std::uint64_t to_pfn(std::uint64_t spte) {
+  return (spte & kBaseAddrMask) >> 12;
+}
+// is_removed_spte() / is_frozen_spte(): either era's value.
+constexpr bool is_frozen(std::uint64_t spte) {
+  return spte == kRemovedSpteLegacy || spte == kFrozenSpte;
+}
+// KVM_PAGES_PER_HPAGE(level): 4K pages mapped by one entry of a level-`level` table.
+constexpr std::uint64_t pages_per_entry(int level) {
+  return 1ull << (9 * (level - 1));
+}
+
+}  // namespace tdpwatch::spte

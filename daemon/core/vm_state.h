@@ -1,0 +1,91 @@
+// One VM's accounting state.  Internal to the core: the Model routes events
+// here by VM key.  Each handler names the kernel function it mirrors.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/core/abi.h"
+#include "daemon/core/counts.h"
+#include "daemon/core/inconsistency.h"
+#include "daemon/core/leak.h"
+#include "daemon/core/model.h"
+#include "daemon/core/page_store.h"
+
+namespace tdpwatch::core {
+
+class VmState {
+ public:
+  VmState(std::uint64_t key, std::uint32_t tgid, bool implicit, const ModelOptions& options);
+
+  void apply(const Event& ev, std::uint64_t event_index);
+  LeakRecord teardown(std::uint64_t event_index) const;
+
+  VmSnapshot snapshot() const;
+  std::vector<PageView> pages() const;
+  const std::vector<InconsistencyDetail>& details() const { return details_; }
+  const PageStore& store() const { return store_; }
+
+ private:
+  struct Root {
+    std::uint64_t sp;
+    std::uint64_t pfn;
+    std::uint64_t gfn;
+    std::uint32_t role;
+    int refcount;  // -1: unknown
+    bool valid;
+  };
+  struct ShadowPage {
+    std::uint64_t gfn;
+    std::uint32_t role;
+    std::uint8_t flags;  // kFlagNxDisallowed, kFlagNxTracked, kFlagUnlinked
+  };
+
+  // TDPW_EV_SPTE_CHANGED: handle_changed_spte().
+  void on_spte_changed(const Event& ev);
+  // A child table appeared under a present non-leaf SPTE (tdp_mmu_link_sp).
+  void link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn);
+  // handle_removed_pt() for the table at (as_id, level, gfn, pfn).
+  void removed_pt_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn);
+
+  void on_link_sp(const Event& ev);
+  void on_unlink_sp(const Event& ev);
+  void on_nx_track(const Event& ev);
+  void on_nx_untrack(const Event& ev);
+  void on_root(const Event& ev);
+  void on_shadow_get(const Event& ev);
+  void on_shadow_zap(const Event& ev);
+
+  Slot link_page(const PageKey& key, std::uint32_t role, std::uint8_t flags);
+  // tdp_mmu_unlink_sp(): uncount, and untrack unless an untrack event follows.
+  void unlink_page(Slot slot);
+  // Unlinks every linked descendant of `slot`, leaving them as zombies.
+  void unlink_descendants(Slot slot);
+  void drop_page(Slot slot);
+  void untrack_tdp(PageRecord& r);
+  void settle(Slot slot);  // frees a record that nothing waits for anymore
+
+  std::uint8_t role_index(std::uint32_t role);
+  std::uint32_t role_of(const PageRecord& r) const;
+  Root* find_root(const Event& ev);
+  int root_level() const;
+  void note(Inconsistency kind, std::uint64_t gfn, std::uint64_t id, int level);
+
+  std::uint64_t key_;
+  std::uint32_t tgid_;
+  bool implicit_;
+  const ModelOptions& options_;
+  std::uint64_t event_index_ = 0;
+  int max_spte_level_ = 0;
+
+  VmCounts counts_;
+  PageStore store_;
+  std::vector<std::uint32_t> roles_;  // role words by index (<= 32)
+  std::vector<Root> roots_;
+  std::unordered_map<std::uint64_t, ShadowPage> shadow_;  // by sp
+  InconsistencyCounts inconsistencies_{};
+  std::vector<InconsistencyDetail> details_;
+};
+
+}  // namespace tdpwatch::core

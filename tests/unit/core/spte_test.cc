@@ -1,0 +1,44 @@
+// SPTE decoding, against arch/x86/kvm/mmu/spte.h.
+#include "daemon/core/spte.h"
+
+#include <gtest/gtest.h>
+
+namespace tdpwatch::spte {
+namespace {
+
+TEST(Spte, PresentIsBit11) {
+  EXPECT_TRUE(is_present(1ull << 11));
+  EXPECT_FALSE(is_present(0));
+  // SHADOW_NONPRESENT_VALUE (6.10+) and FROZEN/REMOVED_SPTE are not present.
+  EXPECT_FALSE(is_present(kShadowNonpresentValue));
+  EXPECT_FALSE(is_present(kFrozenSpte));
+  EXPECT_FALSE(is_present(kRemovedSpteLegacy));
+}
+
+TEST(Spte, LastSpteIsEvery4KEntryOrAHugeOne) {
+  const std::uint64_t table = kMmuPresentMask | (0x1234ull << 12);
+  EXPECT_TRUE(is_last(table, kLevel4K));  // is_last_spte(): level == PG_LEVEL_4K
+  EXPECT_FALSE(is_last(table, kLevel2M));
+  EXPECT_TRUE(is_last(table | kPageSizeMask, kLevel2M));
+  EXPECT_TRUE(is_last(table | kPageSizeMask, kLevel1G));
+}
+
+TEST(Spte, PfnIsBits12To51) {
+  EXPECT_EQ(to_pfn((0xfffffffffull << 12) | 0xfff | (0xfffull << 52)), 0xfffffffffull);
+  EXPECT_EQ(to_pfn(kFrozenSpte), 0u);
+}
+
+TEST(Spte, FrozenInBothEras) {
+  EXPECT_TRUE(is_frozen(0x5a0));                 // REMOVED_SPTE before 6.10
+  EXPECT_TRUE(is_frozen((1ull << 63) | 0x5a0));  // FROZEN_SPTE, 6.11+
+  EXPECT_FALSE(is_frozen(0));
+}
+
+TEST(Spte, PagesPerEntry) {
+  EXPECT_EQ(pages_per_entry(1), 1u);
+  EXPECT_EQ(pages_per_entry(2), 512u);
+  EXPECT_EQ(pages_per_entry(3), 512u * 512u);
+}
+
+}  // namespace
+}  // namespace tdpwatch::spte
