@@ -14,7 +14,13 @@
  *    VM's MMU down, i.e. where kvm_mmu_uninit_tdp_mmu() WARNs on leftovers;
  *  - TDPW_EV_LINK_SP with TDPW_F_ACCOUNT_NX (6.1 era) includes the
  *    account_huge_nx_page() that 6.1's tdp_mmu_link_sp() does itself: sources
- *    must not report that call again as TDPW_EV_NX_TRACK.
+ *    must not report that call again as TDPW_EV_NX_TRACK;
+ *  - TDPW_EV_NX_UNTRACK may report every call of the untrack function,
+ *    including 6.2+'s no-op calls for disallowed pages never on the list;
+ *    plans that derive structure from SPTEs (no TDPW_EV_LINK_SP) report only
+ *    pages that were on the list;
+ *  - after the last TDPW_EV_ROOT_PUT of a root, a TDPW_EV_ROOT_FREE for it
+ *    may follow (the RCU free) or not.
  */
 #ifndef TDPWATCH_BPF_TDPW_EVENTS_H
 #define TDPWATCH_BPF_TDPW_EVENTS_H

@@ -13,7 +13,7 @@ std::uint64_t table_base(int level, std::uint64_t gfn) {
 
 }  // namespace
 
-PageStore::PageStore() : index_(kInitialIndex, kNoSlot), index_mask_(kInitialIndex - 1) {}
+PageStore::PageStore() : index_(kInitialIndex, kNoSlot) {}
 
 std::uint64_t PageStore::hash(int as_id, int level, std::uint64_t gfn) const {
   // splitmix64 finaliser over the table's place.
@@ -33,8 +33,7 @@ bool PageStore::same_place(const PageRecord& r, int as_id_, int level_, std::uin
 
 Slot PageStore::find(const PageKey& key) const {
   Slot compatible = kNoSlot;
-  for (std::size_t i = hash(key.as_id, key.level, key.gfn) & index_mask_;;
-       i = (i + 1) & index_mask_) {
+  for (std::size_t i = home(hash(key.as_id, key.level, key.gfn));; i = next(i)) {
     const Slot s = index_[i];
     if (s == kNoSlot) return compatible;
     const PageRecord& r = at(s);
@@ -49,12 +48,25 @@ Slot PageStore::find(const PageKey& key) const {
 }
 
 Slot PageStore::find_any_live(int as_id_, int level_, std::uint64_t gfn_) const {
-  for (std::size_t i = hash(as_id_, level_, gfn_) & index_mask_;; i = (i + 1) & index_mask_) {
+  for (std::size_t i = home(hash(as_id_, level_, gfn_));; i = next(i)) {
     const Slot s = index_[i];
     if (s == kNoSlot) return kNoSlot;
     const PageRecord& r = at(s);
     if (!same_place(r, as_id_, level_, gfn_)) continue;
     if (!(flags(r) & (kFlagUnlinked | kFlagZombie))) return s;
+  }
+}
+
+Slot PageStore::find_unique_live(int as_id_, int level_, std::uint64_t gfn_) const {
+  Slot found = kNoSlot;
+  for (std::size_t i = home(hash(as_id_, level_, gfn_));; i = next(i)) {
+    const Slot s = index_[i];
+    if (s == kNoSlot) return found;
+    const PageRecord& r = at(s);
+    if (!same_place(r, as_id_, level_, gfn_) || (flags(r) & (kFlagUnlinked | kFlagZombie)))
+      continue;
+    if (found != kNoSlot) return kNoSlot;
+    found = s;
   }
 }
 
@@ -119,30 +131,30 @@ std::size_t PageStore::memory_bytes() const {
 void PageStore::grow_index() {
   std::vector<Slot> old;
   old.swap(index_);
-  index_.assign(old.size() * 2, kNoSlot);
-  index_mask_ = index_.size() - 1;
+  // Growing by 1.5 (not 2) keeps the index between 53% and 80% full.
+  index_.assign(old.size() + old.size() / 2, kNoSlot);
   for (Slot s : old)
     if (s != kNoSlot) index_insert(s);
 }
 
 void PageStore::index_insert(Slot s) {
   const PageRecord& r = at(s);
-  std::size_t i = hash(as_id(r), level(r), gfn(r)) & index_mask_;
-  while (index_[i] != kNoSlot) i = (i + 1) & index_mask_;
+  std::size_t i = home(hash(as_id(r), level(r), gfn(r)));
+  while (index_[i] != kNoSlot) i = next(i);
   index_[i] = s;
 }
 
 void PageStore::index_erase(Slot s) {
   const PageRecord& r = at(s);
-  std::size_t i = hash(as_id(r), level(r), gfn(r)) & index_mask_;
-  while (index_[i] != s) i = (i + 1) & index_mask_;
+  std::size_t i = home(hash(as_id(r), level(r), gfn(r)));
+  while (index_[i] != s) i = next(i);
   // Backward-shift deletion keeps probe chains intact without tombstones.
   std::size_t hole = i;
-  for (std::size_t j = (i + 1) & index_mask_; index_[j] != kNoSlot; j = (j + 1) & index_mask_) {
+  for (std::size_t j = next(i); index_[j] != kNoSlot; j = next(j)) {
     const PageRecord& m = at(index_[j]);
-    const std::size_t home = hash(as_id(m), level(m), gfn(m)) & index_mask_;
+    const std::size_t h = home(hash(as_id(m), level(m), gfn(m)));
     // Move m into the hole unless its home lies cyclically in (hole, j].
-    const bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    const bool home_in_range = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
     if (!home_in_range) {
       index_[hole] = index_[j];
       hole = j;

@@ -6,7 +6,7 @@
 // events by construction, page events through sp->gfn and sp->role.
 //
 // Memory: a 24-byte record in a chunked slab plus a 4-byte slot in an
-// open-addressed index (load <= 0.8), so about 30 bytes per page.  Records
+// open-addressed index kept 53-80% full, so 29-32 bytes per page.  Records
 // never move, so parent/child links are 32-bit slot numbers.
 //
 // Thread safety: none (the model's thread only).
@@ -58,8 +58,13 @@ class PageStore {
   // first, else the first page there whose id is of the other kind (pfn vs
   // sp), i.e. not contradicted.  kNoSlot if none.
   Slot find(const PageKey& key) const;
-  // Any page at this place (a table covering gfn at `level`), for parent lookups.
+  // Any linked table covering gfn at `level` (for "is the parent known?").
   Slot find_any_live(int as_id, int level, std::uint64_t gfn) const;
+  // The only linked table covering gfn at `level`, or kNoSlot when there is
+  // none or several: after a root is invalidated, its tables and the new
+  // root's cover the same ranges until the old root is zapped, and an SPTE
+  // event does not say which root it belongs to.
+  Slot find_unique_live(int as_id, int level, std::uint64_t gfn) const;
 
   Slot insert(const PageKey& key, std::uint8_t role_index, std::uint8_t flags);
   void erase(Slot slot);
@@ -106,10 +111,14 @@ class PageStore {
   static constexpr int kMaxRoleIndex = 31;
 
  private:
-  static constexpr Slot kChunkShift = 12;
+  static constexpr Slot kChunkShift = 10;
   static constexpr Slot kChunkMask = (1u << kChunkShift) - 1;
 
   std::uint64_t hash(int as_id, int level, std::uint64_t gfn) const;
+  // Index sizes are not powers of two: map a hash onto [0, size) by
+  // multiply-shift, and probe linearly with wrap-around.
+  std::size_t home(std::uint64_t h) const { return ((h >> 32) * index_.size()) >> 32; }
+  std::size_t next(std::size_t i) const { return i + 1 == index_.size() ? 0 : i + 1; }
   bool same_place(const PageRecord& r, int as_id, int level, std::uint64_t gfn) const;
   void grow_index();
   void index_insert(Slot slot);
@@ -120,7 +129,6 @@ class PageStore {
   Slot free_head_ = kNoSlot;
   std::size_t size_ = 0;
   std::vector<Slot> index_;  // power of two; kNoSlot = empty
-  std::size_t index_mask_ = 0;
 };
 
 }  // namespace tdpwatch::core

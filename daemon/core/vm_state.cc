@@ -134,7 +134,9 @@ void VmState::link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint6
     }
     drop_page(s);  // a stale record of a frame the kernel has reused
   }
-  const Slot parent = store_.find_any_live(as_id, level + 1, gfn);
+  // Tree links drive the recursive removal, so only an unambiguous parent is
+  // recorded; a page without one still leaves on its own SPTE event.
+  const Slot parent = store_.find_unique_live(as_id, level + 1, gfn);
   const std::uint32_t r =
       parent != kNoSlot ? (role_of(store_.at(parent)) & ~0xfu) | static_cast<std::uint32_t>(level)
                         : role::synthesize(level, as_id);
@@ -201,7 +203,7 @@ void VmState::on_link_sp(const Event& ev) {
   } else {
     if (s != kNoSlot) drop_page(s);  // stale record of a reused frame
     s = link_page(key, ev.page.role, flags);
-    if (Slot parent = store_.find_any_live(as_id, level + 1, gfn); parent != kNoSlot)
+    if (Slot parent = store_.find_unique_live(as_id, level + 1, gfn); parent != kNoSlot)
       store_.add_child(parent, s);
   }
   // 6.1: tdp_mmu_link_sp(..., account_nx, ...) calls account_huge_nx_page().
@@ -373,35 +375,60 @@ void VmState::on_root(const Event& ev) {
   Root* root = find_root(ev);
   const std::uint64_t id = ev.page.pfn ? ev.page.pfn : ev.page.sp;
   if (ev.type == TDPW_EV_ROOT_ALLOC) {
-    if (root) {  // an existing root handed out again takes a reference
-      root->refcount =
-          has_value(ev) ? ev.page.value : (root->refcount >= 0 ? root->refcount + 1 : -1);
+    const int refcount = has_value(ev) ? ev.page.value : -1;
+    if (root && root->refcount != 0) {  // an existing root handed out again takes a reference
+      root->refcount = refcount >= 0 ? refcount : (root->refcount > 0 ? root->refcount + 1 : -1);
       return;
     }
-    roots_.push_back({ev.page.sp, ev.page.pfn, ev.page.gfn, ev.page.role,
-                      has_value(ev) ? ev.page.value : -1, !role::invalid(ev.page.role)});
+    const Root fresh{ev.page.sp,   ev.page.pfn, ev.page.gfn,
+                     ev.page.role, refcount,    !role::invalid(ev.page.role)};
+    if (root)
+      *root = fresh;  // a released root's frame, reused for a new root
+    else
+      roots_.push_back(fresh);
     return;
   }
   if (!root) {
     note(Inconsistency::kUnknownRoot, ev.page.gfn, id, event_level(ev));
     return;
   }
-  if (ev.type == TDPW_EV_ROOT_INVALIDATE) {
-    root->valid = false;
-    return;
-  }
-  if (ev.type == TDPW_EV_ROOT_PUT) {
-    const int before = has_value(ev) ? ev.page.value : root->refcount;
-    if (before < 0) return;  // refcount unknown: wait for ROOT_FREE
-    if (before == 0) {
-      note(Inconsistency::kRootRefcountUnderflow, ev.page.gfn, id, event_level(ev));
+  switch (ev.type) {
+    case TDPW_EV_ROOT_INVALIDATE:
+      root->valid = false;
+      return;
+    case TDPW_EV_ROOT_PUT: {
+      const int before = has_value(ev) ? ev.page.value : root->refcount;
+      if (before < 0) return;  // refcount unknown: wait for ROOT_FREE
+      if (before == 0) {
+        note(Inconsistency::kRootRefcountUnderflow, ev.page.gfn, id, event_level(ev));
+        return;
+      }
+      root->refcount = before - 1;
+      // kvm_tdp_mmu_put_root(): the last put takes the root off
+      // tdp_mmu_roots at once; its RCU free (ROOT_FREE) may follow.
+      if (root->refcount == 0) forget_released_roots();
       return;
     }
-    root->refcount = before - 1;
-    if (root->refcount != 0) return;
+    default:  // TDPW_EV_ROOT_FREE
+      roots_.erase(roots_.begin() + (root - roots_.data()));
+      return;
   }
-  // Last reference put, or TDPW_EV_ROOT_FREE.
-  roots_.erase(roots_.begin() + (root - roots_.data()));
+}
+
+void VmState::forget_released_roots() {
+  // Released roots wait for a ROOT_FREE that tracepoint-only plans never
+  // send: keep a few, drop the oldest.
+  constexpr std::size_t kKeepReleased = 16;
+  std::size_t released = 0;
+  for (const Root& r : roots_) released += r.refcount == 0;
+  for (auto it = roots_.begin(); released > kKeepReleased && it != roots_.end();) {
+    if (it->refcount == 0) {
+      it = roots_.erase(it);
+      --released;
+    } else {
+      ++it;
+    }
+  }
 }
 
 int VmState::root_level() const {
@@ -481,7 +508,9 @@ VmSnapshot VmState::snapshot() const {
   snap.tgid = tgid_;
   snap.implicit = implicit_;
   snap.counts = counts_;
-  for (const Root& r : roots_) ++(r.valid ? snap.counts.roots_valid : snap.counts.roots_invalid);
+  for (const Root& r : roots_) {
+    if (r.refcount != 0) ++(r.valid ? snap.counts.roots_valid : snap.counts.roots_invalid);
+  }
   snap.inconsistencies = inconsistencies_;
   for (std::uint64_t n : inconsistencies_) snap.inconsistencies_total += n;
   return snap;
@@ -529,6 +558,7 @@ LeakRecord VmState::teardown(std::uint64_t event_index) const {
     }
   });
   for (const Root& r : roots_) {
+    if (r.refcount == 0) continue;  // released, only its RCU free is pending
     rec.pages.push_back({LeakedPage::What::kRoot, r.sp, r.pfn, r.gfn, r.role, role::level(r.role),
                          role::as_id(r.role), TDPW_MMU_TDP});
     ++rec.roots;

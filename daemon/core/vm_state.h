@@ -33,7 +33,7 @@ class VmState {
     std::uint64_t pfn;
     std::uint64_t gfn;
     std::uint32_t role;
-    int refcount;  // -1: unknown
+    int refcount;  // -1: unknown; 0: released (off tdp_mmu_roots), free pending
     bool valid;
   };
   struct ShadowPage {
@@ -69,6 +69,7 @@ class VmState {
   std::uint8_t role_index(std::uint32_t role);
   std::uint32_t role_of(const PageRecord& r) const;
   Root* find_root(const Event& ev);
+  void forget_released_roots();
   int root_level() const;
   void note(Inconsistency kind, std::uint64_t gfn, std::uint64_t id, int level);
 

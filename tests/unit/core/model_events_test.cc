@@ -188,10 +188,37 @@ TEST_F(EventModel, RootsLifecycle) {
   model_.apply(events::root_put(kVm, root));
   model_.apply(events::root_put(kVm, root));
   EXPECT_EQ(model_.snapshot(kVm)->counts.roots_invalid, 1);
-  model_.apply(events::root_put(kVm, root));  // refcount 1 -> 0: freed
+  // refcount 1 -> 0: kvm_tdp_mmu_put_root() takes it off tdp_mmu_roots.
+  model_.apply(events::root_put(kVm, root));
   EXPECT_EQ(model_.snapshot(kVm)->counts.roots_invalid, 0);
   model_.apply(events::root_put(kVm, root));
+  EXPECT_EQ(count(model_, Inconsistency::kRootRefcountUnderflow), 1u);
+  // Its RCU free comes later and is expected.
+  model_.apply(events::root_free(kVm, root));
+  model_.apply(events::root_free(kVm, root));
   EXPECT_EQ(count(model_, Inconsistency::kUnknownRoot), 1u);
+  model_.apply(events::vm_destroy(kVm, kTgid));
+  EXPECT_TRUE(model_.teardowns().back().empty());
+}
+
+// The tables of an invalidated root and of its successor cover the same
+// ranges until the old root is zapped: removing the old tables must not take
+// the new ones with them.
+TEST(SpteTwoRoots, ZappingTheOldRootSparesTheNewOne) {
+  Model m(ModelOptions{.structure_from_spte = true});
+  m.apply(events::vm_create(kVm, kTgid));
+  SpteStream s{m};
+  const auto root_a = page(10, 0, 4), root_b = page(20, 0, 4);
+  m.apply(events::root_alloc(kVm, root_a, 2));
+  s.link(0, 4, 0x101);  // A's L3
+  m.apply(events::root_invalidate(kVm, root_a));
+  m.apply(events::root_alloc(kVm, root_b, 2));
+  s.link(0, 4, 0x201);  // B's L3
+  s.link(0, 3, 0x202);  // an L2 under B's L3 (or A's: the event cannot say)
+  s.change(0, 4, events::nonleaf_spte(0x101), 0);  // zap A's L3
+  EXPECT_EQ(tdp(m, 3), 1);
+  EXPECT_EQ(tdp(m, 2), 1);
+  EXPECT_EQ(total_inconsistencies(m), 0u);
 }
 
 TEST_F(EventModel, RootPutWithKernelRefcount) {
