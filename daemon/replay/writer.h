@@ -15,7 +15,7 @@
 #include "daemon/common/result.h"
 #include "daemon/core/abi.h"
 #include "daemon/replay/format.h"
-#include "daemon/replay/unique_fd.h"
+#include "daemon/common/unique_fd.h"
 
 namespace tdpwatch::replay {
 

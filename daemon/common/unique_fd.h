@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace tdpwatch::replay {
+namespace tdpwatch {
 
 class UniqueFd {
  public:
@@ -14,10 +14,7 @@ class UniqueFd {
   ~UniqueFd() { reset(); }
   UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
+    if (this != &other) reset(std::exchange(other.fd_, -1));
     return *this;
   }
   UniqueFd(const UniqueFd&) = delete;
@@ -27,16 +24,15 @@ class UniqueFd {
   bool valid() const { return fd_ >= 0; }
   // Gives up ownership without closing.
   int release() { return std::exchange(fd_, -1); }
-  // Closes now.  Linux frees the descriptor even when close() fails, so
-  // there is nothing to retry; callers that care about the result use
-  // release() and ::close() themselves.
-  void reset() {
+  // Closes the current descriptor (Linux frees it even when close() fails,
+  // so there is nothing to retry) and takes `fd`.
+  void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
 
  private:
   int fd_ = -1;
 };
 
-}  // namespace tdpwatch::replay
+}  // namespace tdpwatch

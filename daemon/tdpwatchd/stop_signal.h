@@ -1,0 +1,28 @@
+// SIGTERM/SIGINT as an event the poll loop waits on, via signalfd: the
+// signals are blocked (so they never interrupt a scrape half-way) and the
+// loop's sleep doubles as the wait for them.
+//
+// Construct in main before any thread starts: the mask is per thread and
+// inherited by threads created afterwards.  Not copyable; owns the signalfd.
+#pragma once
+
+#include <chrono>
+
+#include "daemon/common/result.h"
+#include "daemon/common/unique_fd.h"
+
+namespace tdpwatch::tdpwatchd {
+
+class StopSignal {
+ public:
+  static Result<StopSignal> install();
+
+  // Waits up to `timeout`; returns the stop signal's number, or 0 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+
+ private:
+  explicit StopSignal(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace tdpwatch::tdpwatchd

@@ -1,0 +1,107 @@
+#include "daemon/truth/proc_identity.h"
+
+#include "daemon/truth/sysfile.h"
+
+namespace tdpwatch::truth {
+namespace {
+
+// Splits a QemuOpts value on single commas; ",," stands for a literal comma.
+std::vector<std::string> split_qemu_opts(std::string_view value) {
+  std::vector<std::string> parts(1);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != ',') {
+      parts.back() += value[i];
+    } else if (i + 1 < value.size() && value[i + 1] == ',') {
+      parts.back() += ',';
+      ++i;
+    } else {
+      parts.emplace_back();
+    }
+  }
+  return parts;
+}
+
+// The guest name in a -name value: "guest=foo,debug-threads=on" or "foo,...".
+std::optional<std::string> guest_from_name_value(std::string_view value) {
+  std::optional<std::string> guest;
+  const auto parts = split_qemu_opts(value);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    const auto eq = p.find('=');
+    if (eq == std::string::npos) {
+      if (i == 0) guest = p;  // implied key, first element only
+    } else if (p.compare(0, eq, "guest") == 0 && eq == 5) {
+      guest = p.substr(eq + 1);
+    }
+  }
+  return guest;
+}
+
+// "-name" and "--name" are the same QEMU option.
+bool is_option(std::string_view arg, std::string_view name) {
+  if (arg.starts_with("--")) arg.remove_prefix(1);
+  return arg.size() == name.size() + 1 && arg[0] == '-' && arg.substr(1) == name;
+}
+
+int tgid_from_status(std::string_view status) {
+  const auto pos = status.find("\nTgid:");
+  if (pos == std::string_view::npos) return 0;
+  const auto eol = status.find('\n', pos + 1);
+  const auto v = parse_u64(status.substr(
+      pos + 6, eol == std::string_view::npos ? std::string_view::npos : eol - (pos + 6)));
+  return v ? static_cast<int>(*v) : 0;
+}
+
+}  // namespace
+
+std::vector<std::string> split_cmdline(std::string_view raw) {
+  std::vector<std::string> argv;
+  while (!raw.empty()) {
+    const auto nul = raw.find('\0');
+    argv.emplace_back(raw.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    raw.remove_prefix(nul + 1);
+  }
+  return argv;
+}
+
+bool is_qemu(std::string_view comm, const std::vector<std::string>& argv) {
+  if (comm.starts_with("qemu")) return true;
+  if (argv.empty()) return false;
+  std::string_view arg0 = argv[0];
+  if (const auto slash = arg0.rfind('/'); slash != std::string_view::npos) {
+    arg0.remove_prefix(slash + 1);
+  }
+  return arg0.starts_with("qemu");
+}
+
+QemuIdentity parse_qemu_identity(const std::vector<std::string>& argv) {
+  QemuIdentity id;
+  for (std::size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (is_option(argv[i], "name")) {
+      if (auto guest = guest_from_name_value(argv[i + 1])) id.name = std::move(guest);
+      ++i;
+    } else if (is_option(argv[i], "uuid")) {
+      id.uuid = argv[i + 1];
+      ++i;
+    }
+  }
+  return id;
+}
+
+Result<ProcIdentity> read_proc_identity(const Paths& paths, int pid) {
+  const std::string dir = paths.procfs + "/" + std::to_string(pid);
+  ProcIdentity p;
+  p.pid = pid;
+  auto comm = read_file(dir + "/comm");
+  if (!comm) return comm.error();
+  p.comm = std::string(trim(*comm));
+  // cmdline and status are best effort: a zombie or a kernel thread has an
+  // empty cmdline, and the identity is still worth having.
+  if (auto cmdline = read_file(dir + "/cmdline")) p.argv = split_cmdline(*cmdline);
+  if (auto status = read_file(dir + "/status")) p.tgid = tgid_from_status(*status);
+  if (is_qemu(p.comm, p.argv)) p.qemu = parse_qemu_identity(p.argv);
+  return p;
+}
+
+}  // namespace tdpwatch::truth

@@ -1,0 +1,35 @@
+// The guest program: a few bytes of flat 32-bit protected-mode code.
+//
+// Protected mode (not real mode) so that one linear loop can reach any guest
+// page without segment arithmetic; paging stays off, so guest-physical ==
+// linear and every write lands in exactly one 4 KiB page of the memslot.
+//
+// Register contract, set by the VMM through KVM_SET_REGS:
+//   EBX = guest-physical address of the first page to touch
+//   ECX = number of pages to touch (0 is allowed)
+// The guest writes the byte kTouchMark to each page, announces completion with
+// one OUT to kDonePort (a distinct exit, so the VMM can tell "finished" from a
+// stray HLT), then halts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace tdpwatch::test_vmm {
+
+inline constexpr std::uint16_t kDonePort = 0x10;
+inline constexpr std::uint8_t kTouchMark = 0x5a;
+
+// clang-format off
+inline constexpr std::array<std::uint8_t, 17> kGuestCode = {
+    0xe3, 0x0c,                          // 0x00: jecxz 0x0e      ; nothing to touch
+    0xc6, 0x03, kTouchMark,              // 0x02: mov byte [ebx], kTouchMark
+    0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,  // 0x05: add ebx, 0x1000 ; next 4 KiB page
+    0x49,                                // 0x0b: dec ecx
+    0x75, 0xf4,                          // 0x0c: jnz 0x02
+    0xe6, kDonePort,                     // 0x0e: out kDonePort, al
+    0xf4,                                // 0x10: hlt
+};
+// clang-format on
+
+}  // namespace tdpwatch::test_vmm

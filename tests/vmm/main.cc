@@ -1,0 +1,152 @@
+// tdpw_test_vmm: creates real KVM VMs that touch a known number of pages, then
+// holds them alive so tests can watch them from outside (debugfs, meminfo,
+// tracepoints).  No dependencies beyond libc and the kernel headers, so it can
+// be linked statically and dropped into a bare initramfs.
+//
+// Output contract (stdout, one line each, flushed; tests parse it):
+//   vm ready pid=<pid> fd=<vm fd> index=<i> touched=<pages>   per VM, after its guest halted
+//   vmm holding ms=<ms>                                       (-1: until SIGTERM/SIGINT)
+//   vmm done                                                  after the VMs are destroyed
+// Errors go to stderr as one "tdpw_test_vmm: ..." line and exit status 1.
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/common/unique_fd.h"
+#include "tests/vmm/vm.h"
+
+namespace {
+
+using tdpwatch::test_vmm::TestVm;
+using tdpwatch::UniqueFd;
+
+constexpr const char* kUsage =
+    "usage: tdpw_test_vmm --mem-mib N --touch-pages K [--hold-ms MS] [--vms V]\n"
+    "  Creates V KVM VMs (default 1) of N MiB each; each guest writes one byte to\n"
+    "  K distinct 4 KiB pages and halts.  Then the VMs are held for MS ms (default 0,\n"
+    "  -1 = until SIGTERM/SIGINT) and destroyed.\n";
+
+struct Args {
+  std::uint64_t mem_mib = 16;
+  std::uint64_t touch_pages = 0;
+  std::int64_t hold_ms = 0;
+  std::uint64_t vms = 1;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "tdpw_test_vmm: %s\n", message.c_str());
+  return 1;
+}
+
+bool parse_int(const char* text, std::int64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0') return false;
+  out = v;
+  return true;
+}
+
+// Returns an empty string on success, else the complaint.
+std::string parse_args(int argc, char** argv, Args& args) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") return "help";
+    if (i + 1 >= argc) return "missing value after " + std::string(flag);
+    std::int64_t v = 0;
+    if (!parse_int(argv[++i], v)) return "not an integer: " + std::string(argv[i]);
+    if (flag == "--hold-ms" && v >= -1) {
+      args.hold_ms = v;
+    } else if (v < 0) {
+      return std::string(flag) + " must not be negative";
+    } else if (flag == "--mem-mib" && v > 0) {
+      args.mem_mib = static_cast<std::uint64_t>(v);
+    } else if (flag == "--touch-pages") {
+      args.touch_pages = static_cast<std::uint64_t>(v);
+    } else if (flag == "--vms" && v > 0) {
+      args.vms = static_cast<std::uint64_t>(v);
+    } else {
+      return "bad option or value: " + std::string(flag) + " " + argv[i];
+    }
+  }
+  return {};
+}
+
+// Waits up to hold_ms (forever if -1) or until SIGTERM/SIGINT, which main
+// blocked so that they queue instead of killing us: the VMs are then torn down
+// by our destructors, the same path as a normal exit.
+void hold(std::int64_t hold_ms) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  if (hold_ms < 0) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    return;
+  }
+  timespec timeout{};
+  timeout.tv_sec = hold_ms / 1000;
+  timeout.tv_nsec = (hold_ms % 1000) * 1000000;
+  while (sigtimedwait(&set, nullptr, &timeout) < 0 && errno == EINTR) {
+  }
+}
+
+int run(const Args& args) {
+  UniqueFd kvm(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  if (!kvm.valid()) return fail(std::string("open /dev/kvm: ") + std::strerror(errno));
+  const int api = ::ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
+  if (api != KVM_API_VERSION) return fail("unexpected KVM API version " + std::to_string(api));
+
+  std::vector<TestVm> vms(args.vms);
+  for (std::uint64_t i = 0; i < args.vms; ++i) {
+    TestVm& vm = vms[i];
+    const std::string which = "vm " + std::to_string(i) + ": ";
+    if (auto s = vm.create(kvm.get(), args.mem_mib << 20); !s.empty()) return fail(which + s);
+    if (auto s = vm.run_touch(args.touch_pages); !s.empty()) return fail(which + s);
+    std::printf("vm ready pid=%d fd=%d index=%llu touched=%llu\n", ::getpid(), vm.vm_fd(),
+                static_cast<unsigned long long>(i),
+                static_cast<unsigned long long>(args.touch_pages));
+    std::fflush(stdout);
+  }
+  std::printf("vmm holding ms=%lld\n", static_cast<long long>(args.hold_ms));
+  std::fflush(stdout);
+  hold(args.hold_ms);
+  vms.clear();
+  std::printf("vmm done\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block before anything else so a SIGTERM during set-up is not fatal either.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+
+  Args args;
+  if (const std::string err = parse_args(argc, argv, args); !err.empty()) {
+    if (err == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fputs(kUsage, stderr);
+    return fail(err);
+  }
+  return run(args);
+}
