@@ -110,6 +110,36 @@ struct tdpw_event {
 
 #define TDPW_EVENT_SIZE 64
 
+/*
+ * Lossless per-VM counters, kept by the probes in a per-CPU hash map keyed by
+ * the VM key (userspace sums the CPUs).  Updated before the ring buffer
+ * reserve, so a full ring buffer loses detail, never counts.
+ */
+struct tdpw_vm_counters {
+	__u64 events[TDPW_EV_TYPE_MAX];  /* every event seen, by type */
+	__u64 dropped[TDPW_EV_TYPE_MAX]; /* of which the ring buffer refused */
+	__s64 tdp_pages;                 /* successful link_sp - unlink_sp */
+	__s64 shadow_pages;              /* shadow get(created) - zap(root_count 0) */
+	__s64 possible_nx_huge_pages[TDPW_NR_MMU_TYPES]; /* track - untrack */
+};
+
+/*
+ * The kernel's own per-VM figures, read through CO-RE from struct kvm in the
+ * probes whenever an event carries it (a hash map keyed by the VM key, last
+ * write wins).  A field the running kernel lacks reads TDPW_TRUTH_ABSENT.
+ */
+#define TDPW_TRUTH_ABSENT (-1LL)
+struct tdpw_kernel_truth {
+	__s64 tdp_mmu_pages;               /* list length (6.1: absent), atomic64 (6.2-6.14) */
+	__s64 possible_nx_huge_pages[TDPW_NR_MMU_TYPES]; /* nr_pages (6.15+); absent before */
+	__s64 n_used_mmu_pages;
+	__s64 pages_4k, pages_2m, pages_1g; /* kvm->stat.pages[] */
+	__s64 nx_lpage_splits;
+	__u64 ts_ns;                       /* when read */
+	__u32 tgid;                        /* kvm->userspace_pid */
+	__u32 reserved;
+};
+
 #ifdef __cplusplus
 static_assert(sizeof(struct tdpw_page_payload) == 32, "tdpw_page_payload layout");
 static_assert(sizeof(struct tdpw_spte_payload) == 32, "tdpw_spte_payload layout");
@@ -118,6 +148,13 @@ static_assert(sizeof(struct tdpw_event) == TDPW_EVENT_SIZE, "tdpw_event layout")
 _Static_assert(sizeof(struct tdpw_page_payload) == 32, "tdpw_page_payload layout");
 _Static_assert(sizeof(struct tdpw_spte_payload) == 32, "tdpw_spte_payload layout");
 _Static_assert(sizeof(struct tdpw_event) == TDPW_EVENT_SIZE, "tdpw_event layout");
+#endif
+#ifdef __cplusplus
+static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 4), "counters layout");
+static_assert(sizeof(struct tdpw_kernel_truth) == 80, "truth layout");
+#else
+_Static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 4), "counters layout");
+_Static_assert(sizeof(struct tdpw_kernel_truth) == 80, "truth layout");
 #endif
 
 #endif /* TDPWATCH_BPF_TDPW_EVENTS_H */

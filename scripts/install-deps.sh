@@ -12,6 +12,8 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # kernel images for the CO-RE and nested tests
+  kmod xz-utils zstd binutils
 )
 
 missing=()

@@ -78,7 +78,7 @@ Result<HostReport> check_host(const truth::Paths& paths) {
 }
 
 void log_host(const HostReport& r) {
-  spdlog::info("tdpwatchd watching via debugfs and /proc/meminfo only (no eBPF in this build)");
+  spdlog::info("tdpwatchd: kernel figures from debugfs and /proc/meminfo");
   spdlog::info("kernel {}{}", r.kernel_release.empty() ? "unknown" : r.kernel_release,
                r.live ? "" : " (fixture tree)");
   if (!r.kvm.kvm) {

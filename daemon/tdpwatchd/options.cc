@@ -8,14 +8,22 @@ namespace {
 constexpr const char* kDescription =
     "tdpwatchd: watches KVM's page-table memory on this host.\n"
     "\n"
-    "This build watches through the kernel's own figures only: the per-VM KVM\n"
-    "stats in debugfs (<debugfs>/kvm/<pid>-<fd>/pages_4k, ...), SecPageTables in\n"
-    "/proc/meminfo, and the KVM module parameters.  The eBPF probes on the TDP MMU\n"
-    "are not part of this build yet.\n"
+    "eBPF probes on KVM's MMU (bpf/HOOKS.md) feed an accounting model of every\n"
+    "VM's shadow and TDP MMU pages; the kernel's own figures (the per-VM KVM\n"
+    "stats in <debugfs>/kvm/<pid>-<fd>/, SecPageTables in /proc/meminfo) are\n"
+    "watched alongside as the truth side.  Which probe variant serves each hook\n"
+    "is decided at start by trying them (`tdpwatchd features` shows the plan).\n"
     "\n"
-    "Runs as root on a host with /dev/kvm; mounts debugfs at /sys/kernel/debug\n"
-    "if it is not mounted.  With --path.* pointing at a fixture tree it needs\n"
-    "neither.  SIGTERM or SIGINT stop it.";
+    "Runs as root on a host with /dev/kvm and kernel BTF; mounts debugfs at\n"
+    "/sys/kernel/debug if it is not mounted.  With --path.* pointing at a fixture\n"
+    "tree (or --no-probes) it runs without probes.  SIGTERM or SIGINT stop it.\n"
+    "\n"
+    "--once: attaches the probes, watches for --once.window seconds, then prints\n"
+    "one JSON document and exits: \"host\" (kernel, KVM, SecPageTables), \"vms\"\n"
+    "(debugfs stats per VM), \"probes\" (the plan, events processed and lost),\n"
+    "and \"model\" (per VM key: shadow pages, TDP pages by level, leaf counts,\n"
+    "inconsistencies, and the probes' lossless counters).  A VM that existed\n"
+    "before the window is counted from then on (\"implicit\": true).";
 
 }  // namespace
 
@@ -27,14 +35,46 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--path.sysfs", options.paths.sysfs, "sysfs mount point")->capture_default_str();
   app.add_option("--path.debugfs", options.paths.debugfs, "debugfs mount point")
       ->capture_default_str();
-  app.add_option("--interval", options.interval_seconds, "Seconds between polls")
+  app.add_option("--interval", options.interval_seconds,
+                 "Seconds between polls of the kernel's figures and the probes' maps")
       ->check(CLI::Range(0.05, 86400.0))
       ->capture_default_str();
   app.add_option("--log.level", options.log_level, "Log level (to stderr)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_flag("--once", options.once,
-               "Poll once, print a JSON summary of the host and its VMs to stdout, exit");
+               "Watch for --once.window seconds, print a JSON summary of the host, its VMs "
+               "and the model to stdout, exit");
+  app.add_option("--once.window", options.once_window_seconds,
+                 "Seconds --once watches the probes before printing")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+
+  app.add_flag("--no-probes", options.no_probes,
+               "Do not load the eBPF probes: watch debugfs and meminfo only");
+  app.add_option("--disable-variant", options.disable_variant,
+                 "Never use these attach variants (comma list, repeatable: fentry, fexit, "
+                 "kprobe, kretprobe, tp_btf, raw_tp), to force and test fallbacks");
+  app.add_flag("--strict", options.strict,
+               "Fail unless every hook has a variant (default: degrade and report)");
+  app.add_option("--record", options.record,
+                 "Record every probe event to FILE (tdpwatch replay format)");
+  app.add_option("--ringbuf-size", options.ringbuf_bytes,
+                 "Ring buffer size in bytes (power of 2, at least a page; default: the "
+                 "BPF object's)");
+  app.add_option("--status-file", options.status_file,
+                 "Rewrite FILE with the --once JSON every --interval (atomically)");
+
+  app.add_flag("--print-plan", options.features, "Same as the `features` subcommand");
+  app.add_option("--output", options.output, "Output of features/--print-plan: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.fallthrough();
+  app.add_subcommand("features",
+                     "Probe which hook variants attach here, print the probes and the attach "
+                     "plan (--output table|json), exit 0 (1 if no hook can attach at all)")
+      ->callback([&options] { options.features = true; })
+      ->fallthrough();
 }
 
 }  // namespace tdpwatch::tdpwatchd

@@ -1,8 +1,12 @@
 // tdpwatchd's command line (CLI11), in Prometheus-exporter style:
-// --path.procfs/--path.sysfs/--path.debugfs, --interval, --log.level, --once.
+// --path.procfs/--path.sysfs/--path.debugfs, --interval, --log.level, --once,
+// and the probe switches (--disable-variant, --strict, --record,
+// --ringbuf-size, --no-probes), plus the `features` subcommand.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "daemon/truth/paths.h"
 
@@ -17,6 +21,19 @@ struct Options {
   double interval_seconds = 5.0;
   std::string log_level = "info";
   bool once = false;
+  double once_window_seconds = 1.0;
+
+  // Probes.
+  bool no_probes = false;
+  std::vector<std::string> disable_variant;  // "fentry,kprobe" items, repeatable
+  bool strict = false;
+  std::string record;  // --record FILE: recording of every event (replay format)
+  std::uint32_t ringbuf_bytes = 0;
+  std::string status_file;  // --status-file: the --once JSON, rewritten every interval
+
+  // `tdpwatchd features` / --print-plan: probe, print, exit.
+  bool features = false;
+  std::string output = "table";  // table | json
 };
 
 // Registers every flag (and --version, and the --help text) on `app`, bound

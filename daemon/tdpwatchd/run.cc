@@ -3,17 +3,176 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/core/model.h"
+#include "daemon/probes/event_loop.h"
+#include "daemon/probes/loader.h"
+#include "daemon/replay/writer.h"
 #include "daemon/tdpwatchd/host_check.h"
+#include "daemon/tdpwatchd/model_json.h"
+#include "daemon/tdpwatchd/probe_setup.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
 #include "daemon/tdpwatchd/watcher.h"
 
 namespace tdpwatch::tdpwatchd {
+namespace {
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+}
+
+// Writes `text` to path via a temporary file and rename(), so readers never
+// see a half-written document.
+void write_status(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      spdlog::warn("--status-file: cannot write {}", tmp);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    spdlog::warn("--status-file: cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+  }
+}
+
+int print_once(const std::string& json) {
+  std::fputs(json.c_str(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+// The debugfs/meminfo watcher alone (--no-probes, or a fixture tree).
+int run_watcher_only(const Options& options, const HostReport& host, StopSignal& stop) {
+  Watcher watcher(options.paths);
+  if (options.once) {
+    const PollResult poll = watcher.poll();
+    log_poll(poll);
+    return print_once(render_json(host, poll));
+  }
+  spdlog::info("polling every {} s", options.interval_seconds);
+  for (;;) {
+    const PollResult poll = watcher.poll();
+    log_poll(poll);
+    if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
+    if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
+      spdlog::info("stopping on {}", sigabbrev_np(sig));
+      return 0;
+    }
+  }
+}
+
+int run_with_probes(const Options& options, const HostReport& host, StopSignal& stop) {
+  auto probed = probe_and_plan(options);
+  if (!probed) {
+    spdlog::error("{}", probed.error().message);
+    return 1;
+  }
+  const probes::AttachPlan& plan = probed->plan;
+  log_plan(plan);
+  if (plan.served_count() == 0) {
+    spdlog::error(
+        "no hook can attach on this kernel (see `tdpwatchd features`); "
+        "--no-probes watches debugfs and meminfo only");
+    return 1;
+  }
+  probes::LoaderOptions lo;
+  lo.ringbuf_bytes = options.ringbuf_bytes;
+  auto loaded = probes::LoadedProbes::load(plan, lo);
+  if (!loaded) {
+    spdlog::error("{}", loaded.error().message);
+    return 1;
+  }
+  for (const auto& a : loaded->attached()) spdlog::debug("attached {} to {}", a.program, a.target);
+  spdlog::info("probes attached: {} programs, ring buffer {} KiB", loaded->attached().size(),
+               loaded->ringbuf_bytes() / 1024);
+
+  core::Model model(plan.model);
+  std::optional<replay::Writer> writer;
+  if (!options.record.empty()) {
+    replay::RecordingInfo info;
+    info.kernel_era = plan.kernel.era;
+    info.structure_from_spte = plan.model.structure_from_spte;
+    info.nx_untrack_events = plan.model.nx_untrack_events;
+    info.kernel_release = replay::host_kernel_release();
+    auto w = replay::Writer::create(options.record, info);
+    if (!w) {
+      spdlog::error("--record: {}", w.error().message);
+      return 1;
+    }
+    writer.emplace(std::move(*w));
+    spdlog::info("recording every event to {}", options.record);
+  }
+
+  probes::LoopConfig lc;
+  lc.interval = seconds(options.interval_seconds);
+  lc.procfs = options.paths.procfs;
+  lc.debugfs = options.paths.debugfs;
+  auto loop = probes::EventLoop::create(*loaded, plan, model, writer ? &*writer : nullptr, lc);
+  if (!loop) {
+    spdlog::error("{}", loop.error().message);
+    return 1;
+  }
+
+  Watcher watcher(options.paths);
+  auto document = [&](const PollResult& poll) {
+    return render_json(host, poll, render_probes_json(plan, *loop, model));
+  };
+  auto finish = [&]() {
+    const probes::LoopStats& st = loop->stats();
+    spdlog::info("events processed {}, lost {}, VMs created {}, destroyed {} ({} with leaks)",
+                 st.events, st.events_lost, st.vms_created, st.vms_destroyed, st.leaky_teardowns);
+    if (writer) {
+      if (auto s = writer->close(); !s) {
+        spdlog::error("--record: {}", s.error().message);
+        return 1;
+      }
+      spdlog::info("recorded {} events to {}", writer->records_written(), options.record);
+    }
+    return 0;
+  };
+
+  if (options.once) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(options.once_window_seconds);
+    auto r = loop->run(stop.fd(), deadline, nullptr);
+    if (!r) {
+      spdlog::error("{}", r.error().message);
+      return 1;
+    }
+    loop->refresh_maps();
+    const PollResult poll = watcher.poll();
+    log_poll(poll);
+    const int rc = finish();
+    return print_once(document(poll)) | rc;
+  }
+
+  spdlog::info("watching; periodic work every {} s", options.interval_seconds);
+  auto tick = [&]() {
+    const PollResult poll = watcher.poll();
+    log_poll(poll);
+    if (writer) (void)writer->flush();
+    if (!options.status_file.empty()) write_status(options.status_file, document(poll));
+  };
+  tick();
+  auto r = loop->run(stop.fd(), std::nullopt, tick);
+  if (!r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  spdlog::info("stopping on {}", sigabbrev_np(*r));
+  return finish();
+}
+
+}  // namespace
 
 int run(const Options& options) {
+  if (options.features) return run_features(options);
   auto stop = StopSignal::install();
   if (!stop) {
     spdlog::error("{}", stop.error().message);
@@ -25,24 +184,11 @@ int run(const Options& options) {
     return 1;
   }
   log_host(*host);
-
-  Watcher watcher(options.paths);
-  if (options.once) {
-    const PollResult poll = watcher.poll();
-    log_poll(poll);
-    std::fputs(render_json(*host, poll).c_str(), stdout);
-    return std::fflush(stdout) == 0 ? 0 : 1;
+  if (options.no_probes || !host->live) {
+    if (!options.no_probes) spdlog::warn("fixture tree (--path.*): probes not loaded");
+    return run_watcher_only(options, *host, *stop);
   }
-  const auto interval =
-      std::chrono::milliseconds(static_cast<std::int64_t>(options.interval_seconds * 1000.0));
-  spdlog::info("polling every {} s", options.interval_seconds);
-  for (;;) {
-    log_poll(watcher.poll());
-    if (const int sig = stop->wait(interval); sig != 0) {
-      spdlog::info("stopping on {}", sigabbrev_np(sig));
-      return 0;
-    }
-  }
+  return run_with_probes(options, *host, *stop);
 }
 
 }  // namespace tdpwatch::tdpwatchd

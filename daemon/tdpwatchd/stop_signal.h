@@ -20,6 +20,10 @@ class StopSignal {
   // Waits up to `timeout`; returns the stop signal's number, or 0 on timeout.
   int wait(std::chrono::milliseconds timeout);
 
+  // The signalfd, for callers with their own epoll loop (read a
+  // signalfd_siginfo from it when readable).
+  int fd() const { return fd_.get(); }
+
  private:
   explicit StopSignal(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;

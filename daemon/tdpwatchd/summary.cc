@@ -86,12 +86,14 @@ std::string vm_json(const VmView& v) {
 
 }  // namespace
 
-std::string render_json(const HostReport& host, const PollResult& poll) {
+std::string render_json(const HostReport& host, const PollResult& poll, const std::string& extra) {
   std::string out = "{\n" + host_json(host, poll) + ",\n  \"vms\": [";
   for (std::size_t i = 0; i < poll.vms.size(); ++i) {
     out += (i == 0 ? "\n" : ",\n") + vm_json(poll.vms[i]);
   }
-  return out + (poll.vms.empty() ? "]\n}\n" : "\n  ]\n}\n");
+  out += poll.vms.empty() ? "]" : "\n  ]";
+  if (!extra.empty()) out += ",\n" + extra;
+  return out + "\n}\n";
 }
 
 }  // namespace tdpwatch::tdpwatchd

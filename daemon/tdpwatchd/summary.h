@@ -15,6 +15,9 @@
 
 namespace tdpwatch::tdpwatchd {
 
-std::string render_json(const HostReport& host, const PollResult& poll);
+// `extra`: further top-level members (already indented, no trailing comma),
+// e.g. model_json.h's "probes" and "model"; empty for none.
+std::string render_json(const HostReport& host, const PollResult& poll,
+                        const std::string& extra = {});
 
 }  // namespace tdpwatch::tdpwatchd

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The maps and .rodata knobs of tdpwatch.bpf.c: the contract with the loader
+ * (bpf/HOOKS.md lists them).  Sizes are defaults: the loader may change them
+ * with bpf_map__set_max_entries() before load.
+ */
+#ifndef TDPWATCH_BPF_HANDLERS_MAPS_BPF_H
+#define TDPWATCH_BPF_HANDLERS_MAPS_BPF_H
+
+#include "tdpw_events.h"
+#include "tdpw_stats.h"
+
+/* ---- knobs (const volatile: set in skel->rodata before load) ------------- */
+
+/* Send TDPW_EV_SPTE_CHANGED records (they are always counted in vm_counters). */
+const volatile bool emit_spte_events = true;
+/* Only VMs of this tgid (0: all). */
+const volatile __u32 target_tgid = 0;
+/*
+ * Count links seen in the SPTE stream (non-present or leaf -> present
+ * non-leaf) into vm_counters.tdp_pages.  The loader clears it when link_sp
+ * is served, which then counts them itself.
+ */
+const volatile bool links_from_spte = true;
+/*
+ * Resolve tracepoint events (no struct kvm *) to the struct kvm * key through
+ * vm_of_tgid.  The loader sets it when vm_create is served, so that all of a
+ * VM's events carry one key.
+ */
+const volatile bool resolve_vm_by_tgid = false;
+/*
+ * Address of the kernel variable page_offset_base (from /proc/kallsyms, which
+ * lists it with CONFIG_KALLSYMS_ALL, as Debian kernels have), 0 if unknown.
+ * See page_offset.bpf.h.
+ */
+const volatile __u64 page_offset_base_addr = 0;
+
+/* ---- maps ------------------------------------------------------------------ */
+
+/* One struct tdpw_event per record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* bytes: a power of 2, multiple of the page size */
+} events SEC(".maps");
+
+/*
+ * Lossless per-VM counters (per CPU: userspace sums), updated before the ring
+ * buffer reserve.  Not LRU: the daemon deletes a VM's entry after its
+ * VM_DESTROY.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* VM key */
+	__type(value, struct tdpw_vm_counters);
+} vm_counters SEC(".maps");
+
+/* The kernel's own figures per VM, refreshed by every event that has a struct kvm *. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* VM key (struct kvm *) */
+	__type(value, struct tdpw_kernel_truth);
+} kernel_truth SEC(".maps");
+
+/* struct kvm_mmu_page * -> VM key, for zaps that run outside the VM's threads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} page_owner SEC(".maps");
+
+/* VMM tgid -> struct kvm * key (see resolve_vm_by_tgid); the tgid itself when one process has several VMs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} vm_of_tgid SEC(".maps");
+
+/*
+ * kprobe -> kretprobe hand-over of arguments, keyed by
+ * pid_tgid | hook << 56 (pid_tgid never uses the top byte).
+ */
+struct tdpw_stash {
+	__u64 kvm;
+	__u64 iter;
+	__u64 sp;
+	__u64 account_nx;
+};
+
+enum tdpw_stash_hook {
+	TDPW_STASH_VM_CREATE = 1,
+	TDPW_STASH_VM_DESTROY = 2,
+	TDPW_STASH_LINK_SP = 3,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct tdpw_stash);
+} kprobe_stash SEC(".maps");
+
+/* The probes' own health, indexed by enum tdpw_stat (tdpw_stats.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TDPW_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void tdpw_stat_inc(__u32 index)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &index);
+
+	if (v)
+		*v += 1;
+}
+
+#endif /* TDPWATCH_BPF_HANDLERS_MAPS_BPF_H */

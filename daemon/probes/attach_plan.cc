@@ -1,0 +1,207 @@
+#include "daemon/probes/attach_plan.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "daemon/probes/json.h"
+
+namespace tdpwatch::probes {
+namespace {
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : std::string(sep)) + p;
+  return out;
+}
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string lifecycle_name(Lifecycle l) {
+  return l == Lifecycle::kHooks ? "hooks" : "uevents";
+}
+
+}  // namespace
+
+Result<std::set<Variant>> parse_variant_list(const std::vector<std::string>& items) {
+  std::set<Variant> out;
+  for (const std::string& item : items) {
+    std::size_t start = 0;
+    while (start <= item.size()) {
+      const std::size_t comma = std::min(item.find(',', start), item.size());
+      const std::string word = item.substr(start, comma - start);
+      start = comma + 1;
+      if (word.empty()) continue;
+      const auto v = parse_variant(word);
+      if (!v) {
+        return Error{"unknown variant '" + word +
+                     "' (expected fentry, fexit, kprobe, kretprobe, tp_btf, raw_tp)"};
+      }
+      out.insert(*v);
+    }
+  }
+  return out;
+}
+
+std::string HookPlan::why() const {
+  std::vector<std::string> parts;
+  for (const Attempt& a : rejected) parts.push_back(std::string(name(a.variant)) + ": " + a.reason);
+  return join(parts, "; ");
+}
+
+std::vector<std::string> HookPlan::programs() const {
+  if (!chosen) return {};
+  std::vector<std::string> out{program_name(hook, *chosen)};
+  if (auto stash = stash_program_name(hook, *chosen)) out.push_back(*stash);
+  return out;
+}
+
+const HookPlan& AttachPlan::at(Hook hook) const {
+  return hooks.at(static_cast<std::size_t>(hook));
+}
+
+std::size_t AttachPlan::served_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(hooks.begin(), hooks.end(), [](const HookPlan& h) { return h.chosen; }));
+}
+
+Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& switches) {
+  AttachPlan plan;
+  plan.kernel = report.kernel;
+  for (Hook h : all_hooks()) {
+    HookPlan hp;
+    hp.hook = h;
+    hp.target = resolved_target(report, h).value_or(std::string(kernel_targets(h)[0]));
+    for (Variant v : variants(h)) {
+      const VariantProbe* p = report.find(h, v);
+      if (switches.disabled.count(v) != 0) {
+        hp.rejected.push_back({v, p != nullptr && p->ok, "disabled by --disable-variant"});
+      } else if (p == nullptr) {
+        hp.rejected.push_back({v, false, "not probed"});
+      } else if (!p->ok) {
+        hp.rejected.push_back({v, false, p->reason});
+      } else {
+        hp.chosen = v;
+        hp.target = p->target;
+        break;
+      }
+    }
+    plan.hooks.push_back(std::move(hp));
+  }
+
+  plan.model.structure_from_spte = !plan.served(Hook::kLinkSp);
+  plan.model.nx_untrack_events = plan.served(Hook::kNxUntrack);
+  plan.lifecycle = plan.served(Hook::kVmCreate) && plan.served(Hook::kVmDestroy)
+                       ? Lifecycle::kHooks
+                       : Lifecycle::kUevents;
+  if (plan.served(Hook::kVmCreate) != plan.served(Hook::kVmDestroy)) {
+    plan.warnings.push_back(
+        "only one of vm_create/vm_destroy can attach: VM lifecycle comes from uevents");
+  }
+  if (!plan.served(Hook::kLinkSp) && !plan.served(Hook::kSpteChanged)) {
+    plan.warnings.push_back(
+        "neither link_sp nor spte_changed is served: TDP MMU structure cannot be followed");
+  }
+  if (!plan.served(Hook::kGetPage) || !plan.served(Hook::kZapPage)) {
+    plan.warnings.push_back("get_page/zap_page not both served: shadow pages are not counted");
+  }
+  if (plan.kernel.era == TDPW_ERA_UNKNOWN) {
+    plan.warnings.push_back("kernel era unknown: struct kvm_arch matches no known layout");
+  }
+
+  if (switches.strict) {
+    std::vector<std::string> missing;
+    for (const HookPlan& hp : plan.hooks) {
+      if (!hp.chosen) missing.push_back(describe(hp));
+    }
+    if (!missing.empty()) {
+      return Error{"--strict: " + std::to_string(missing.size()) +
+                   " hook(s) cannot attach on this kernel: " + join(missing, " | ")};
+    }
+  }
+  return plan;
+}
+
+std::string describe(const HookPlan& hp) {
+  std::string s = std::string(name(hp.hook)) + ": ";
+  if (!hp.chosen) return s + "none — " + hp.why();
+  s += std::string(name(*hp.chosen)) + " on " + hp.target;
+  if (!hp.rejected.empty()) s += " (" + hp.why() + ")";
+  return s;
+}
+
+std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
+  const KernelFacts& k = report.kernel;
+  std::string out;
+  out += "kernel " + k.release + ": KVM BTF in " + std::string(name(k.kvm_btf)) + ", era " +
+         std::string(era_name(k.era)) + " (kvm_arch.tdp_mmu_pages " +
+         std::string(name(k.arch.tdp_mmu_pages)) + ", NX list " +
+         std::string(name(k.arch.nx_pages)) + "), kprobes " + (k.kprobes ? "yes" : "no") + "\n\n";
+
+  out += "probes (load + attach of a minimal program):\n";
+  out += "  " + pad("hook", 14) + pad("variant", 11) + pad("target", 31) + "result\n";
+  for (const VariantProbe& p : report.probes) {
+    out += "  " + pad(std::string(name(p.hook)), 14) + pad(std::string(name(p.variant)), 11) +
+           pad(p.target, 31) + (p.ok ? std::string("ok") : p.reason) + "\n";
+  }
+
+  out += "\nplan:\n";
+  out += "  " + pad("hook", 14) + pad("variant", 11) + pad("target", 31) + "why\n";
+  for (const HookPlan& hp : plan.hooks) {
+    out += "  " + pad(std::string(name(hp.hook)), 14) +
+           pad(hp.chosen ? std::string(name(*hp.chosen)) : "none", 11) + pad(hp.target, 31) +
+           (hp.rejected.empty() ? "first choice" : hp.why()) + "\n";
+  }
+  out +=
+      "\nmodel: structure_from_spte=" + std::string(json::boolean(plan.model.structure_from_spte)) +
+      " nx_untrack_events=" + json::boolean(plan.model.nx_untrack_events) + "; VM lifecycle from " +
+      lifecycle_name(plan.lifecycle) + "; " + std::to_string(plan.served_count()) + "/" +
+      std::to_string(plan.hooks.size()) + " hooks served\n";
+  for (const std::string& w : plan.warnings) out += "warning: " + w + "\n";
+  return out;
+}
+
+std::string render_json(const ProbeReport& report, const AttachPlan& plan) {
+  using json::quote;
+  const KernelFacts& k = report.kernel;
+  std::string out = "{\n  \"kernel\": {\"release\": " + quote(k.release) +
+                    ", \"kvm_btf\": " + quote(name(k.kvm_btf)) +
+                    ", \"era\": " + quote(era_name(k.era)) +
+                    ", \"tdp_mmu_pages\": " + quote(name(k.arch.tdp_mmu_pages)) +
+                    ", \"nx_pages\": " + quote(name(k.arch.nx_pages)) +
+                    ", \"kprobes\": " + json::boolean(k.kprobes) + "},\n  \"probes\": [";
+  for (std::size_t i = 0; i < report.probes.size(); ++i) {
+    const VariantProbe& p = report.probes[i];
+    out += std::string(i == 0 ? "\n" : ",\n") + "    {\"hook\": " + quote(name(p.hook)) +
+           ", \"variant\": " + quote(name(p.variant)) + ", \"target\": " + quote(p.target) +
+           ", \"ok\": " + json::boolean(p.ok) + ", \"stage\": " + quote(p.stage) +
+           ", \"errno\": " + std::to_string(p.err) + ", \"reason\": " + quote(p.reason) + "}";
+  }
+  out += "\n  ],\n  \"plan\": [";
+  for (std::size_t i = 0; i < plan.hooks.size(); ++i) {
+    const HookPlan& hp = plan.hooks[i];
+    std::string rejected;
+    for (const Attempt& a : hp.rejected) {
+      rejected += std::string(rejected.empty() ? "" : ", ") +
+                  "{\"variant\": " + quote(name(a.variant)) + ", \"reason\": " + quote(a.reason) +
+                  "}";
+    }
+    out += std::string(i == 0 ? "\n" : ",\n") + "    {\"hook\": " + quote(name(hp.hook)) +
+           ", \"variant\": " + (hp.chosen ? quote(name(*hp.chosen)) : "null") +
+           ", \"target\": " + quote(hp.target) + ", \"why\": " + quote(hp.why()) +
+           ", \"rejected\": [" + rejected + "]}";
+  }
+  std::string warnings;
+  for (const std::string& w : plan.warnings) warnings += (warnings.empty() ? "" : ", ") + quote(w);
+  out += "\n  ],\n  \"model\": {\"structure_from_spte\": " +
+         std::string(json::boolean(plan.model.structure_from_spte)) +
+         ", \"nx_untrack_events\": " + json::boolean(plan.model.nx_untrack_events) +
+         "},\n  \"vm_lifecycle\": " + quote(lifecycle_name(plan.lifecycle)) +
+         ",\n  \"hooks_served\": " + std::to_string(plan.served_count()) + ",\n  \"warnings\": [" +
+         warnings + "]\n}\n";
+  return out;
+}
+
+}  // namespace tdpwatch::probes

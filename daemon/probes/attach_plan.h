@@ -1,0 +1,76 @@
+// The attach plan: for each hook of bpf/HOOKS.md, the variant that serves it
+// on this kernel (the first, in table order, that the feature probe could
+// attach and that the user did not disable), or none, and why; the
+// accounting model's options that follow from it; and how VM lifecycle is
+// learned.  Pure logic over a ProbeReport: unit-tested with fake reports.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/common/result.h"
+#include "daemon/core/model.h"
+#include "daemon/probes/feature_probe.h"
+#include "daemon/probes/hooks.h"
+
+namespace tdpwatch::probes {
+
+struct PlanSwitches {
+  std::set<Variant> disabled;  // --disable-variant: never chosen, so fallbacks get tested
+  bool strict = false;         // --strict: a hook without a variant is fatal
+};
+
+// Parses "fentry,kprobe" (and repeated flags already split by the caller).
+Result<std::set<Variant>> parse_variant_list(const std::vector<std::string>& items);
+
+struct Attempt {
+  Variant variant{};
+  bool probe_ok = false;  // the probe attached (the variant was disabled by the user)
+  std::string reason;     // why not: "EPERM at load (...)", "disabled by --disable-variant"
+};
+
+struct HookPlan {
+  Hook hook{};
+  std::optional<Variant> chosen;
+  std::string target;             // kernel function or tracepoint attached to
+  std::vector<Attempt> rejected;  // variants tried before the chosen one (all, if none)
+
+  // "fexit: EPERM at load (...); kretprobe: kprobes not supported (...)"
+  std::string why() const;
+  // Skeleton programs to load for this hook: the chosen one and its kprobe stash.
+  std::vector<std::string> programs() const;
+};
+
+enum class Lifecycle : std::uint8_t {
+  kHooks,    // vm_create and vm_destroy are served: the probes report them
+  kUevents,  // learned from KVM's uevents (and debugfs), teardown applied when quiet
+};
+
+struct AttachPlan {
+  KernelFacts kernel;
+  std::vector<HookPlan> hooks;  // every hook, in table order
+  core::ModelOptions model;     // structure_from_spte = !link_sp; nx_untrack_events = nx_untrack
+  Lifecycle lifecycle = Lifecycle::kUevents;
+  std::vector<std::string> warnings;  // degraded but running
+
+  const HookPlan& at(Hook hook) const;
+  bool served(Hook hook) const { return at(hook).chosen.has_value(); }
+  std::size_t served_count() const;
+};
+
+// Chooses per hook.  With switches.strict, any hook left without a variant is
+// an error naming each such hook and why.
+Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& switches);
+
+// "link_sp: none — fexit: EPERM ...; kretprobe: kprobes not supported" or
+// "get_page: tp_btf on kvm_mmu_get_page".
+std::string describe(const HookPlan& hook);
+
+// Aligned text table: kernel facts, every probe, then the plan.
+std::string render_table(const ProbeReport& report, const AttachPlan& plan);
+// The same as one JSON document.
+std::string render_json(const ProbeReport& report, const AttachPlan& plan);
+
+}  // namespace tdpwatch::probes

@@ -1,0 +1,303 @@
+#include "daemon/probes/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/core/leak.h"
+#include "daemon/truth/kvm_debugfs.h"
+#include "daemon/truth/paths.h"
+#include "daemon/truth/proc_identity.h"
+
+namespace tdpwatch::probes {
+namespace {
+
+enum Source : std::uint64_t { kRing = 1, kUevents, kTimer, kStop };
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::optional<int> tgid_of(const std::string& procfs, int pid) {
+  std::ifstream status(procfs + "/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Tgid:", 0) == 0) return std::atoi(line.c_str() + 5);
+  }
+  return std::nullopt;
+}
+
+// Dead, or a zombie: do_exit() has released its files, so its VMs.
+bool process_gone(const std::string& procfs, int tgid) {
+  std::ifstream status(procfs + "/" + std::to_string(tgid) + "/status");
+  std::string line;
+  if (!status) return true;
+  while (std::getline(status, line)) {
+    if (line.rfind("State:", 0) == 0) {
+      return line.find('Z') != std::string::npos || line.find('X') != std::string::npos;
+    }
+  }
+  return true;
+}
+
+Status add_fd(int epfd, int fd, Source tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) return errno_error("epoll_ctl", errno);
+  return {};
+}
+
+}  // namespace
+
+struct EventLoop::State {
+  LoadedProbes* probes = nullptr;
+  const AttachPlan* plan = nullptr;
+  core::Model* model = nullptr;
+  replay::Writer* writer = nullptr;
+  LoopConfig config;
+  std::optional<RingBuffer> ring;
+  std::optional<UeventSocket> uevents;
+  std::optional<VmLifecycle> lifecycle;
+  UniqueFd epfd, timerfd;
+  LoopStats stats;
+  std::map<std::uint64_t, tdpw_vm_counters> counters;
+  std::map<std::uint64_t, tdpw_kernel_truth> truth;
+  std::map<int, std::string> debugfs_dirs;  // tgid -> last VM directory seen (for logs)
+
+  void apply(const Event& ev);
+  void on_uevent(const KvmUevent& ev);
+  void log_teardowns();
+  void drain_ring();
+};
+
+void EventLoop::State::apply(const Event& ev) {
+  model->apply(ev);
+  if (writer != nullptr) {
+    if (auto st = writer->append(ev); !st && stats.record_errors++ == 0) {
+      spdlog::error("recording: {}", st.error().message);
+    }
+  }
+  if (lifecycle) lifecycle->on_activity(ev.vm, now_ns());
+  if (ev.type == TDPW_EV_VM_CREATE) {
+    ++stats.vms_created;
+    if (!lifecycle) spdlog::info("VM created: key={:#x} tgid={}", ev.vm, ev.tgid);
+  }
+}
+
+void EventLoop::State::on_uevent(const KvmUevent& ev) {
+  const std::string dir = config.debugfs + ev.stats_path;
+  if (ev.kind == KvmUevent::Kind::kCreate) {
+    auto create = lifecycle->on_uevent(ev, now_ns());
+    const int tgid = tgid_of(config.procfs, ev.pid).value_or(ev.pid);
+    debugfs_dirs[tgid] = dir;
+    std::string comm = "?";
+    if (auto id = truth::read_proc_identity(truth::Paths{config.procfs, "/sys", config.debugfs},
+                                            ev.pid)) {
+      comm = id->comm;
+    }
+    spdlog::info("VM created: pid={} tgid={} comm={} debugfs={}{}", ev.pid, tgid, comm, dir,
+                 create ? "" : " (another VM of the same process)");
+    if (create) {
+      ++stats.synthesized;
+      apply(*create);
+    }
+  } else {
+    spdlog::debug("VM destroy uevent: pid={} debugfs={} (teardown applied once quiet)", ev.pid,
+                  dir);
+    (void)lifecycle->on_uevent(ev, now_ns());
+  }
+}
+
+void EventLoop::State::log_teardowns() {
+  for (const core::LeakRecord& leak : model->take_teardowns()) {
+    ++stats.vms_destroyed;
+    const int tgid = static_cast<int>(leak.tgid);
+    const auto dir = debugfs_dirs.find(tgid);
+    const std::string where = dir != debugfs_dirs.end() ? dir->second : "?";
+    if (leak.empty()) {
+      spdlog::info(
+          "VM destroyed: tgid={} key={:#x} debugfs={}: clean teardown ({} shadow pages created, "
+          "{} TDP links)",
+          tgid, leak.vm, where, leak.counts_at_teardown.shadow_created_total,
+          leak.counts_at_teardown.link_sp_total);
+    } else {
+      ++stats.leaky_teardowns;
+      spdlog::warn("VM destroyed: tgid={} debugfs={}: leak: {}", tgid, where,
+                   core::summarize(leak, 8));
+    }
+    if (dir != debugfs_dirs.end()) debugfs_dirs.erase(dir);
+    probes->forget_vm(leak.vm);
+  }
+}
+
+void EventLoop::State::drain_ring() {
+  if (auto n = ring->consume(); !n) spdlog::warn("{}", n.error().message);
+  stats.malformed = ring->malformed();
+}
+
+EventLoop::EventLoop(std::unique_ptr<State> s) : s_(std::move(s)) {}
+EventLoop::~EventLoop() = default;
+EventLoop::EventLoop(EventLoop&&) noexcept = default;
+EventLoop& EventLoop::operator=(EventLoop&&) noexcept = default;
+
+Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan,
+                                    core::Model& model, replay::Writer* writer, LoopConfig config) {
+  auto s = std::make_unique<State>();
+  s->probes = &probes;
+  s->plan = &plan;
+  s->model = &model;
+  s->writer = writer;
+  s->config = std::move(config);
+  State* st = s.get();
+  auto ring = RingBuffer::create(probes.events_fd(), [st](const Event& ev) {
+    ++st->stats.events;
+    st->apply(ev);
+  });
+  if (!ring) return ring.error();
+  s->ring.emplace(std::move(*ring));
+
+  s->epfd.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!s->epfd.valid()) return errno_error("epoll_create1", errno);
+  if (auto r = add_fd(s->epfd.get(), s->ring->epoll_fd(), kRing); !r) return r.error();
+
+  if (plan.lifecycle == Lifecycle::kUevents) {
+    auto sock = UeventSocket::open();
+    if (!sock) return Error{"VM lifecycle needs KVM's uevents: " + sock.error().message};
+    s->uevents.emplace(std::move(*sock));
+    if (auto r = add_fd(s->epfd.get(), s->uevents->fd(), kUevents); !r) return r.error();
+    const std::string procfs = s->config.procfs;
+    s->lifecycle.emplace(
+        s->config.lifecycle,
+        VmLifecycle::System{[procfs](int pid) { return tgid_of(procfs, pid); },
+                            [procfs](int tgid) { return process_gone(procfs, tgid); }});
+    // VMs alive before us: match their destroy uevents (no VM_CREATE for them).
+    const truth::Paths paths{s->config.procfs, "/sys", s->config.debugfs};
+    if (auto vms = truth::list_vms(paths)) {
+      for (const truth::VmId& id : *vms) {
+        s->lifecycle->seed(id.pid, "/kvm/" + id.dir_name());
+        s->debugfs_dirs[tgid_of(s->config.procfs, id.pid).value_or(id.pid)] =
+            s->config.debugfs + "/kvm/" + id.dir_name();
+      }
+    }
+  }
+
+  s->timerfd.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!s->timerfd.valid()) return errno_error("timerfd_create", errno);
+  itimerspec its{};
+  const auto ms = s->config.interval.count();
+  its.it_interval.tv_sec = ms / 1000;
+  its.it_interval.tv_nsec = (ms % 1000) * 1'000'000;
+  its.it_value = its.it_interval;
+  if (::timerfd_settime(s->timerfd.get(), 0, &its, nullptr) != 0) {
+    return errno_error("timerfd_settime", errno);
+  }
+  if (auto r = add_fd(s->epfd.get(), s->timerfd.get(), kTimer); !r) return r.error();
+  return EventLoop(std::move(s));
+}
+
+void EventLoop::refresh_maps() {
+  if (auto c = s_->probes->vm_counters()) {
+    s_->counters = std::move(*c);
+    std::uint64_t lost = 0;
+    for (const auto& [key, c2] : s_->counters) {
+      for (std::uint64_t d : c2.dropped) lost += d;
+    }
+    s_->stats.events_lost = lost;
+  }
+  if (auto t = s_->probes->kernel_truth()) s_->truth = std::move(*t);
+}
+
+Result<int> EventLoop::run(int stop_fd,
+                           std::optional<std::chrono::steady_clock::time_point> deadline,
+                           const std::function<void()>& on_tick) {
+  State& s = *s_;
+  bool stop_added = false;
+  if (stop_fd >= 0) {
+    if (auto r = add_fd(s.epfd.get(), stop_fd, kStop); !r) return r.error();
+    stop_added = true;
+  }
+  struct Remove {  // the stop fd belongs to the caller
+    int epfd, fd;
+    bool on;
+    ~Remove() {
+      if (on) ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nullptr);
+    }
+  } remove{s.epfd.get(), stop_fd, stop_added};
+
+  for (;;) {
+    int timeout_ms = -1;
+    if (s.lifecycle && s.lifecycle->pending_teardowns() > 0) timeout_ms = 50;
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            *deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) {
+        s.drain_ring();
+        s.log_teardowns();
+        return 0;
+      }
+      timeout_ms =
+          timeout_ms < 0 ? static_cast<int>(left) : std::min(timeout_ms, static_cast<int>(left));
+    }
+    epoll_event evs[8];
+    const int n = ::epoll_wait(s.epfd.get(), evs, 8, timeout_ms);
+    if (n < 0 && errno != EINTR) return errno_error("epoll_wait", errno);
+    bool tick = false;
+    int stop_sig = 0;
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.u64 == kTimer) {
+        std::uint64_t expirations = 0;
+        if (::read(s.timerfd.get(), &expirations, sizeof expirations) > 0) tick = true;
+      } else if (evs[i].data.u64 == kStop) {
+        signalfd_siginfo info{};
+        if (::read(stop_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+          stop_sig = static_cast<int>(info.ssi_signo);
+        }
+      }
+    }
+    // Uevents first: a VM's create uevent is queued before its first page event.
+    if (s.uevents) {
+      for (const KvmUevent& ev : s.uevents->drain()) s.on_uevent(ev);
+    }
+    s.drain_ring();
+    if (s.lifecycle) {
+      for (const Event& ev : s.lifecycle->due(now_ns())) {
+        if (!s.model->snapshot(ev.vm)) {
+          spdlog::debug("VM tgid={} gone before any event: nothing to tear down", ev.tgid);
+          continue;
+        }
+        ++s.stats.synthesized;
+        s.apply(ev);
+      }
+    }
+    s.log_teardowns();
+    if (tick) {
+      refresh_maps();
+      if (on_tick) on_tick();
+    }
+    if (stop_sig != 0) return stop_sig;
+  }
+}
+
+const LoopStats& EventLoop::stats() const {
+  return s_->stats;
+}
+const std::map<std::uint64_t, tdpw_vm_counters>& EventLoop::counters() const {
+  return s_->counters;
+}
+const std::map<std::uint64_t, tdpw_kernel_truth>& EventLoop::truth() const {
+  return s_->truth;
+}
+
+}  // namespace tdpwatch::probes

@@ -1,0 +1,76 @@
+// The daemon's loop over the probes: one epoll over the ring buffer, the KVM
+// uevent socket (plans without lifecycle hooks), a timerfd for the periodic
+// work (--interval), and the stop signalfd.  Events are applied to the
+// core::Model in ring order (and appended to a recording when one is open);
+// uevents are drained before the ring buffer so that a synthesized VM_CREATE
+// precedes the VM's first page event; teardowns are logged as they complete.
+//
+// Ownership: borrows the probes, model and writer (they outlive the loop);
+// owns its uevent socket, timerfd and epoll fd.  Thread safety: none.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/common/result.h"
+#include "daemon/common/unique_fd.h"
+#include "daemon/core/model.h"
+#include "daemon/probes/attach_plan.h"
+#include "daemon/probes/loader.h"
+#include "daemon/probes/uevents.h"
+#include "daemon/probes/vm_lifecycle.h"
+#include "daemon/replay/writer.h"
+
+namespace tdpwatch::probes {
+
+struct LoopConfig {
+  std::chrono::milliseconds interval{5000};  // periodic work (counters, truth, --interval)
+  VmLifecycle::Config lifecycle;
+  std::string procfs = "/proc";
+  std::string debugfs = "/sys/kernel/debug";
+};
+
+struct LoopStats {
+  std::uint64_t events = 0;       // events applied from the ring buffer
+  std::uint64_t events_lost = 0;  // the probes' dropped[] counters, summed (last read)
+  std::uint64_t malformed = 0;    // ring samples of the wrong size
+  std::uint64_t synthesized = 0;  // VM_CREATE/VM_DESTROY made from uevents
+  std::uint64_t vms_created = 0;
+  std::uint64_t vms_destroyed = 0;
+  std::uint64_t leaky_teardowns = 0;
+  std::uint64_t record_errors = 0;  // events the recording refused
+};
+
+class EventLoop {
+ public:
+  static Result<EventLoop> create(LoadedProbes& probes, const AttachPlan& plan, core::Model& model,
+                                  replay::Writer* writer, LoopConfig config);
+  ~EventLoop();
+  EventLoop(EventLoop&&) noexcept;
+  EventLoop& operator=(EventLoop&&) noexcept;
+
+  // Runs until a signal arrives on stop_fd (a signalfd; returns its number)
+  // or until `deadline` (returns 0).  on_tick runs every interval, after the
+  // probes' maps were read.
+  Result<int> run(int stop_fd, std::optional<std::chrono::steady_clock::time_point> deadline,
+                  const std::function<void()>& on_tick);
+
+  const LoopStats& stats() const;
+  // The probes' counters and kernel truth as of the last tick, by VM key.
+  const std::map<std::uint64_t, tdpw_vm_counters>& counters() const;
+  const std::map<std::uint64_t, tdpw_kernel_truth>& truth() const;
+  // Reads the maps now (also done every tick).
+  void refresh_maps();
+
+ private:
+  struct State;
+  explicit EventLoop(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace tdpwatch::probes

@@ -1,0 +1,98 @@
+#include "daemon/probes/hooks.h"
+
+namespace tdpwatch::probes {
+namespace {
+
+using V = Variant;
+
+struct HookInfo {
+  std::string_view name;
+  bool function;
+  std::span<const Variant> variants;
+  std::span<const std::string_view> targets;
+};
+
+constexpr Variant kExitVariants[] = {V::kFexit, V::kKretprobe};
+constexpr Variant kEntryVariants[] = {V::kFentry, V::kKprobe};
+constexpr Variant kTracepointVariants[] = {V::kTpBtf, V::kRawTp};
+
+constexpr std::string_view kInitVm[] = {"kvm_arch_init_vm"};
+constexpr std::string_view kDestroyVm[] = {"kvm_arch_destroy_vm"};
+constexpr std::string_view kLinkSp[] = {"tdp_mmu_link_sp"};
+constexpr std::string_view kNxTrack[] = {"track_possible_nx_huge_page", "account_huge_nx_page"};
+constexpr std::string_view kNxUntrack[] = {"untrack_possible_nx_huge_page",
+                                           "unaccount_huge_nx_page"};
+constexpr std::string_view kRootPut[] = {"kvm_tdp_mmu_put_root"};
+constexpr std::string_view kGetPage[] = {"kvm_mmu_get_page"};
+constexpr std::string_view kZapPage[] = {"kvm_mmu_prepare_zap_page"};
+constexpr std::string_view kSpteChanged[] = {"kvm_tdp_mmu_spte_changed"};
+
+constexpr HookInfo kHooks[kHookCount] = {
+    {"vm_create", true, kExitVariants, kInitVm},
+    {"vm_destroy", true, kExitVariants, kDestroyVm},
+    {"link_sp", true, kExitVariants, kLinkSp},
+    {"nx_track", true, kEntryVariants, kNxTrack},
+    {"nx_untrack", true, kEntryVariants, kNxUntrack},
+    {"root_put", true, kEntryVariants, kRootPut},
+    {"get_page", false, kTracepointVariants, kGetPage},
+    {"zap_page", false, kTracepointVariants, kZapPage},
+    {"spte_changed", false, kTracepointVariants, kSpteChanged},
+};
+
+constexpr std::string_view kVariantNames[kVariantCount] = {"fentry",    "fexit",  "kprobe",
+                                                           "kretprobe", "tp_btf", "raw_tp"};
+
+constexpr Hook kAllHooks[kHookCount] = {Hook::kVmCreate, Hook::kVmDestroy, Hook::kLinkSp,
+                                        Hook::kNxTrack,  Hook::kNxUntrack, Hook::kRootPut,
+                                        Hook::kGetPage,  Hook::kZapPage,   Hook::kSpteChanged};
+
+const HookInfo& info(Hook hook) {
+  return kHooks[static_cast<std::size_t>(hook)];
+}
+
+}  // namespace
+
+std::string_view name(Hook hook) {
+  return info(hook).name;
+}
+std::string_view name(Variant variant) {
+  return kVariantNames[static_cast<std::size_t>(variant)];
+}
+
+std::optional<Hook> parse_hook(std::string_view text) {
+  for (Hook h : kAllHooks) {
+    if (name(h) == text) return h;
+  }
+  return std::nullopt;
+}
+
+std::optional<Variant> parse_variant(std::string_view text) {
+  for (std::size_t i = 0; i < kVariantCount; ++i) {
+    if (kVariantNames[i] == text) return static_cast<Variant>(i);
+  }
+  return std::nullopt;
+}
+
+std::span<const Hook> all_hooks() {
+  return kAllHooks;
+}
+std::span<const Variant> variants(Hook hook) {
+  return info(hook).variants;
+}
+bool is_function_hook(Hook hook) {
+  return info(hook).function;
+}
+std::span<const std::string_view> kernel_targets(Hook hook) {
+  return info(hook).targets;
+}
+
+std::string program_name(Hook hook, Variant variant) {
+  return std::string(name(hook)) + "__" + std::string(name(variant));
+}
+
+std::optional<std::string> stash_program_name(Hook hook, Variant variant) {
+  if (variant != Variant::kKretprobe) return std::nullopt;
+  return program_name(hook, Variant::kKprobe);
+}
+
+}  // namespace tdpwatch::probes

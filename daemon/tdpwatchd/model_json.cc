@@ -1,0 +1,82 @@
+#include "daemon/tdpwatchd/model_json.h"
+
+#include "daemon/probes/json.h"
+
+namespace tdpwatch::tdpwatchd {
+namespace {
+
+using probes::json::boolean;
+using probes::json::quote;
+
+std::string counters_json(const tdpw_vm_counters& c) {
+  std::uint64_t events = 0, dropped = 0;
+  for (int t = 0; t < TDPW_EV_TYPE_MAX; ++t) {
+    events += c.events[t];
+    dropped += c.dropped[t];
+  }
+  return "{\"events\": " + std::to_string(events) + ", \"dropped\": " + std::to_string(dropped) +
+         ", \"shadow_pages\": " + std::to_string(c.shadow_pages) +
+         ", \"tdp_pages\": " + std::to_string(c.tdp_pages) + "}";
+}
+
+std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop) {
+  const core::VmCounts& c = s.counts;
+  std::string levels;
+  for (int l = 0; l < core::kNrLevels; ++l) {
+    std::int64_t n = 0;
+    for (int as = 0; as < core::kNrAddressSpaces; ++as) n += c.tdp_pages[as][l];
+    levels += (l == 0 ? "" : ", ") + std::to_string(n);
+  }
+  const auto counters = loop.counters().find(s.vm);
+  return "      {\"vm\": " + std::to_string(s.vm) + ", \"tgid\": " + std::to_string(s.tgid) +
+         ", \"implicit\": " + boolean(s.implicit) +
+         ", \"shadow_pages\": " + std::to_string(c.shadow_pages) +
+         ", \"tdp_pages\": " + std::to_string(c.tdp_pages_total()) + ", \"tdp_pages_by_level\": [" +
+         levels + "]" + ", \"leaf_pages\": {\"4k\": " + std::to_string(c.leaf_pages[0]) +
+         ", \"2m\": " + std::to_string(c.leaf_pages[1]) +
+         ", \"1g\": " + std::to_string(c.leaf_pages[2]) + "}" + ", \"possible_nx_huge_pages\": [" +
+         std::to_string(c.possible_nx_huge_pages[0]) + ", " +
+         std::to_string(c.possible_nx_huge_pages[1]) + "]" +
+         ", \"roots_valid\": " + std::to_string(c.roots_valid) +
+         ", \"inconsistencies\": " + std::to_string(s.inconsistencies_total) + ", \"counters\": " +
+         (counters != loop.counters().end() ? counters_json(counters->second) : "null") + "}";
+}
+
+}  // namespace
+
+std::string render_probes_json(const probes::AttachPlan& plan, const probes::EventLoop& loop,
+                               const core::Model& model) {
+  std::string hooks;
+  for (const probes::HookPlan& hp : plan.hooks) {
+    hooks += std::string(hooks.empty() ? "" : ", ") + "{\"hook\": " + quote(name(hp.hook)) +
+             ", \"variant\": " + (hp.chosen ? quote(name(*hp.chosen)) : "null") +
+             ", \"target\": " + quote(hp.target) + "}";
+  }
+  const probes::LoopStats& st = loop.stats();
+  std::string out = "  \"probes\": {\"plan\": [" + hooks + "], \"vm_lifecycle\": " +
+                    quote(plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents") +
+                    ", \"events_processed\": " + std::to_string(st.events) +
+                    ", \"events_lost\": " + std::to_string(st.events_lost) +
+                    ", \"malformed\": " + std::to_string(st.malformed) +
+                    ", \"vms_created\": " + std::to_string(st.vms_created) +
+                    ", \"vms_destroyed\": " + std::to_string(st.vms_destroyed) +
+                    ", \"leaky_teardowns\": " + std::to_string(st.leaky_teardowns) +
+                    ", \"record_errors\": " + std::to_string(st.record_errors) + "},\n";
+  std::int64_t shadow = 0, tdp = 0;
+  std::string vms;
+  for (const core::VmSnapshot& s : model.snapshot_all()) {
+    shadow += s.counts.shadow_pages;
+    tdp += s.counts.tdp_pages_total();
+    vms += (vms.empty() ? "\n" : ",\n") + vm_json(s, loop);
+  }
+  std::uint64_t global = 0;
+  for (std::uint64_t n : model.global_inconsistencies()) global += n;
+  out += "  \"model\": {\"shadow_pages_total\": " + std::to_string(shadow) +
+         ", \"tdp_pages_total\": " + std::to_string(tdp) +
+         ", \"page_table_bytes_total\": " + std::to_string((shadow + tdp) * 4096) +
+         ", \"inconsistencies_global\": " + std::to_string(global) + ", \"vms\": [" + vms +
+         (vms.empty() ? "]}" : "\n  ]}");
+  return out;
+}
+
+}  // namespace tdpwatch::tdpwatchd

@@ -1,0 +1,59 @@
+#include "daemon/tdpwatchd/probe_setup.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+namespace tdpwatch::tdpwatchd {
+
+Result<ProbedPlan> probe_and_plan(const Options& options) {
+  if (::geteuid() != 0) {
+    return Error{
+        "tdpwatchd must run as root: loading eBPF probes needs CAP_BPF and CAP_PERFMON, and "
+        "KVM's statistics live in debugfs, which only root can read"};
+  }
+  auto disabled = probes::parse_variant_list(options.disable_variant);
+  if (!disabled) return Error{"--disable-variant: " + disabled.error().message};
+  auto probe = probes::FeatureProbe::create();
+  if (!probe) return probe.error();
+  ProbedPlan out;
+  out.report = probe->report();
+  auto plan = probes::make_plan(out.report, probes::PlanSwitches{*disabled, options.strict});
+  if (!plan) return plan.error();
+  out.plan = std::move(*plan);
+  return out;
+}
+
+void log_plan(const probes::AttachPlan& plan) {
+  for (const probes::HookPlan& hp : plan.hooks) spdlog::info("plan: {}", probes::describe(hp));
+  spdlog::info(
+      "plan: kernel era {}, model structure_from_spte={} nx_untrack_events={}, VM lifecycle "
+      "from {}; {}/{} hooks served",
+      probes::era_name(plan.kernel.era), plan.model.structure_from_spte,
+      plan.model.nx_untrack_events,
+      plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents", plan.served_count(),
+      plan.hooks.size());
+  for (const std::string& w : plan.warnings) spdlog::warn("plan: {}", w);
+}
+
+int run_features(const Options& options) {
+  auto probed = probe_and_plan(options);
+  if (!probed) {
+    spdlog::error("{}", probed.error().message);
+    return 1;
+  }
+  const std::string text = options.output == "json"
+                               ? probes::render_json(probed->report, probed->plan)
+                               : probes::render_table(probed->report, probed->plan);
+  std::fputs(text.c_str(), stdout);
+  if (std::fflush(stdout) != 0) return 1;
+  if (probed->plan.served_count() == 0) {
+    spdlog::error("no hook can attach on this kernel: tdpwatch's probes cannot run here");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace tdpwatch::tdpwatchd
