@@ -110,7 +110,8 @@ static __always_inline bool tdpw_sp_nx_disallowed(struct kvm_mmu_page *sp)
 	return BPF_CORE_READ((struct kvm_mmu_page___v62 *)sp, nx_huge_page_disallowed);
 }
 
-static __always_inline void tdpw_read_sp(struct kvm_mmu_page *sp, struct tdpw_sp_info *info)
+/* The fields one at a time: six bpf_probe_read_kernel() calls. */
+static __always_inline void tdpw_read_sp_fields(struct kvm_mmu_page *sp, struct tdpw_sp_info *info)
 {
 	info->role = BPF_CORE_READ(sp, role.word);
 	info->gfn = BPF_CORE_READ(sp, gfn);
@@ -119,6 +120,54 @@ static __always_inline void tdpw_read_sp(struct kvm_mmu_page *sp, struct tdpw_sp
 	/* ptep and parent_ptes share a union: only meaningful for TDP pages. */
 	info->ptep = info->tdp ? (__u64)BPF_CORE_READ(sp, ptep) : 0;
 	info->nx_disallowed = tdpw_sp_nx_disallowed(sp);
+}
+
+/*
+ * The same fields with one bpf_probe_read_kernel() of the 64 bytes from
+ * tdp_mmu_page (8-aligned) on: in every era measured (6.1, 6.12, 6.18)
+ * tdp_mmu_page, the NX bool, role, gfn, spt and ptep lie within bytes
+ * 32..88 of the struct.  The offsets are CO-RE constants, so the verifier
+ * keeps only one of the two paths; a kernel whose layout does not fit
+ * takes the field-by-field one.  Each probe read costs ~12 ns here.
+ */
+#define TDPW_SP_WINDOW 64
+
+static __always_inline bool tdpw_sp_in_window(__u32 lo, __u32 off, __u32 size)
+{
+	return off >= lo && off + size <= lo + TDPW_SP_WINDOW;
+}
+
+static __always_inline void tdpw_read_sp(struct kvm_mmu_page *sp, struct tdpw_sp_info *info)
+{
+	__u64 window[TDPW_SP_WINDOW / 8];
+	__u32 lo = bpf_core_field_offset(sp->tdp_mmu_page) & ~7U;
+	__u32 role = bpf_core_field_offset(sp->role);
+	__u32 gfn = bpf_core_field_offset(sp->gfn);
+	__u32 spt = bpf_core_field_offset(sp->spt);
+	__u32 tdp = bpf_core_field_offset(sp->tdp_mmu_page);
+	__u32 ptep = bpf_core_field_offset(sp->ptep);
+	__u32 nx = tdpw_kernel_is_61() ?
+			   bpf_core_field_offset(((struct kvm_mmu_page___v61 *)sp)->lpage_disallowed) :
+			   bpf_core_field_offset(((struct kvm_mmu_page___v62 *)sp)->nx_huge_page_disallowed);
+	const __u8 *w = (const __u8 *)window;
+
+	if (!tdpw_sp_in_window(lo, role, 4) || !tdpw_sp_in_window(lo, gfn, 8) ||
+	    !tdpw_sp_in_window(lo, spt, 8) || !tdpw_sp_in_window(lo, tdp, 1) ||
+	    !tdpw_sp_in_window(lo, ptep, 8) || !tdpw_sp_in_window(lo, nx, 1) || (role & 3) ||
+	    ((gfn | spt | ptep) & 7)) {
+		tdpw_read_sp_fields(sp, info);
+		return;
+	}
+	if (bpf_probe_read_kernel(window, sizeof(window), (const __u8 *)sp + lo)) {
+		__builtin_memset(info, 0, sizeof(*info));
+		return;
+	}
+	info->role = *(const __u32 *)(w + (role - lo));
+	info->gfn = *(const __u64 *)(w + (gfn - lo));
+	info->spt = *(const __u64 *)(w + (spt - lo));
+	info->tdp = *(w + (tdp - lo)) != 0;
+	info->ptep = info->tdp ? *(const __u64 *)(w + (ptep - lo)) : 0;
+	info->nx_disallowed = *(w + (nx - lo)) != 0;
 }
 
 /* kvm_mmu_role_as_id(): role.smm, bits 24..31 of role.word. */

@@ -14,7 +14,8 @@ enum tdpw_stat {
 	TDPW_STAT_STASH_MISSES = 3,   /* kretprobe without its kprobe's stash: event lost */
 	TDPW_STAT_TRUTH_FULL = 4,     /* kernel_truth had no room for a new VM key */
 	TDPW_STAT_PAGE_OFFSET_LEARNED = 5, /* times PAGE_OFFSET was learned (0 or a few) */
-	TDPW_STAT_MAX = 6,
+	TDPW_STAT_OWNER_FULL = 6,     /* page_owner had no room: that page's zap uses the current tgid */
+	TDPW_STAT_MAX = 7,
 };
 
 #endif /* TDPWATCH_BPF_TDPW_STATS_H */

@@ -165,6 +165,9 @@ int BPF_KPROBE(root_put__kprobe, struct kvm *kvm, struct kvm_mmu_page *root)
 SEC("tp_btf/kvm_mmu_get_page")
 int BPF_PROG(get_page__tp_btf, struct kvm_mmu_page *sp, bool created)
 {
+	/* 6.12's verifier types tracepoint pointers maybe-NULL (trusted_ptr_or_null). */
+	if (!sp)
+		return 0;
 	return tdpw_handle_get_page(sp, created);
 }
 
@@ -177,6 +180,8 @@ int BPF_PROG(get_page__raw_tp, struct kvm_mmu_page *sp, bool created)
 SEC("tp_btf/kvm_mmu_prepare_zap_page")
 int BPF_PROG(zap_page__tp_btf, struct kvm_mmu_page *sp)
 {
+	if (!sp)
+		return 0;
 	return tdpw_handle_zap_page(sp);
 }
 

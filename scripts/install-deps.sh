@@ -14,6 +14,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # kernel images for the CO-RE and nested tests
   kmod xz-utils zstd binutils
+  # exporter: civetweb headers (its web server), promtool and a real
+  # Prometheus server for the exporter's tests
+  libcivetweb-dev prometheus
 )
 
 missing=()

@@ -6,7 +6,9 @@
  *  - TDP root (sp->ptep == NULL): TDPW_EV_ROOT_ALLOC.  Its refcount is set
  *    after the tracepoint, so no value.
  *  - other TDP pages: no event (link_sp or the SPTE stream reports the
- *    link), only page_owner, so their zap finds the VM.
+ *    link), only page_owner, so their zap finds the VM.  Roots get no
+ *    page_owner entry: they are not zapped through kvm_mmu_prepare_zap_page,
+ *    so nothing would ever delete it (page_owner is a plain hash).
  *  - shadow pages: TDPW_EV_SHADOW_GET, TDPW_F_CREATED when new.
  * Runs in the faulting vCPU thread: the VM key is the current one.
  */
@@ -29,9 +31,11 @@ static __always_inline int tdpw_handle_get_page(struct kvm_mmu_page *sp, bool cr
 		return 0;
 	tdpw_read_sp(sp, &info);
 	if (info.tdp) {
-		tdpw_set_owner((__u64)sp, key);
-		if (info.ptep)
+		/* Roots never come through zap_page: no page_owner entry (it would leak). */
+		if (info.ptep) {
+			tdpw_set_owner((__u64)sp, key);
 			return 0;
+		}
 		type = TDPW_EV_ROOT_ALLOC;
 	} else {
 		type = TDPW_EV_SHADOW_GET;

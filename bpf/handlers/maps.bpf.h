@@ -34,6 +34,12 @@ const volatile bool resolve_vm_by_tgid = false;
  * See page_offset.bpf.h.
  */
 const volatile __u64 page_offset_base_addr = 0;
+/*
+ * SPTE records wake the reader only when the unread data crosses a multiple
+ * of this many bytes (a power of 2; the loader sets ring size / 8), or when
+ * no record has woken it for TDPW_WAKEUP_AGE_NS (emit.bpf.h).
+ */
+const volatile __u64 wakeup_bytes = 512 << 10;
 
 /* ---- maps ------------------------------------------------------------------ */
 
@@ -63,9 +69,16 @@ struct {
 	__type(value, struct tdpw_kernel_truth);
 } kernel_truth SEC(".maps");
 
-/* struct kvm_mmu_page * -> VM key, for zaps that run outside the VM's threads. */
+/*
+ * struct kvm_mmu_page * -> VM key, for zaps that run outside the VM's threads.
+ * A plain (preallocated) hash, not LRU: an LRU update cost ~120 ns per
+ * get_page here, a hash update ~10.  Entries are deleted when the page is
+ * zapped for good; roots get none (get_page.bpf.h).  Full: the update fails
+ * (stats[TDPW_STAT_OWNER_FULL]) and that page's zap falls back to the
+ * current VM key.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u64);

@@ -45,7 +45,7 @@ static __always_inline int tdpw_handle_spte_changed(int as_id, __u64 gfn, int le
 	ev->spte.old_spte = old_spte;
 	ev->spte.new_spte = new_spte;
 	ev->spte.reserved = 0;
-	bpf_ringbuf_submit(ev, 0);
+	tdpw_submit_bulk(ev);
 	return 0;
 }
 

@@ -41,7 +41,8 @@ static __always_inline __u64 tdpw_page_vm_key(__u64 sp, __u32 tgid)
 
 static __always_inline void tdpw_set_owner(__u64 sp, __u64 key)
 {
-	bpf_map_update_elem(&page_owner, &sp, &key, BPF_ANY);
+	if (bpf_map_update_elem(&page_owner, &sp, &key, BPF_ANY))
+		tdpw_stat_inc(TDPW_STAT_OWNER_FULL);
 }
 
 static __always_inline void tdpw_forget_owner(__u64 sp)

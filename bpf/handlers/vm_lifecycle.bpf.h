@@ -25,7 +25,7 @@ static __always_inline void tdpw_emit_vm_event(struct kvm *kvm, __u32 type, __u3
 	ev->page.gfn = 0;
 	ev->page.role = 0;
 	ev->page.value = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP); /* rare; drains what SPTE records left */
 }
 
 static __always_inline int tdpw_handle_vm_create(struct kvm *kvm, long ret)

@@ -32,6 +32,10 @@ struct ModelOptions {
   // TDPW_EV_NX_UNTRACK (fentry/kprobe plans do; tracepoint-only plans cannot).
   // If not, the model untracks on unlink itself, as the kernel does.
   bool nx_untrack_events = false;
+  // Whether the source reports roots going away (TDPW_EV_ROOT_PUT/FREE).
+  // Tracepoint-only plans see roots allocated (kvm_mmu_get_page with no
+  // parent) but never released: their roots are not leaks at teardown.
+  bool root_release_events = true;
   // Inconsistency details remembered per VM (counts are always kept).
   std::size_t max_inconsistency_details = 32;
 };

@@ -558,7 +558,8 @@ LeakRecord VmState::teardown(std::uint64_t event_index) const {
     }
   });
   for (const Root& r : roots_) {
-    if (r.refcount == 0) continue;  // released, only its RCU free is pending
+    if (r.refcount == 0) continue;                // released, only its RCU free is pending
+    if (!options_.root_release_events) continue;  // the release is invisible
     rec.pages.push_back({LeakedPage::What::kRoot, r.sp, r.pfn, r.gfn, r.role, role::level(r.role),
                          role::as_id(r.role), TDPW_MMU_TDP});
     ++rec.roots;

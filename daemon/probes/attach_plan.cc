@@ -93,6 +93,7 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
 
   plan.model.structure_from_spte = !plan.served(Hook::kLinkSp);
   plan.model.nx_untrack_events = plan.served(Hook::kNxUntrack);
+  plan.model.root_release_events = plan.served(Hook::kRootPut);
   plan.lifecycle = plan.served(Hook::kVmCreate) && plan.served(Hook::kVmDestroy)
                        ? Lifecycle::kHooks
                        : Lifecycle::kUevents;

@@ -74,6 +74,7 @@ struct EventLoop::State {
   std::map<std::uint64_t, tdpw_vm_counters> counters;
   std::map<std::uint64_t, tdpw_kernel_truth> truth;
   std::map<int, std::string> debugfs_dirs;  // tgid -> last VM directory seen (for logs)
+  bool stats_error_logged = false;
 
   void apply(const Event& ev);
   void on_uevent(const KvmUevent& ev);
@@ -137,6 +138,7 @@ void EventLoop::State::log_teardowns() {
                    core::summarize(leak, 8));
     }
     if (dir != debugfs_dirs.end()) debugfs_dirs.erase(dir);
+    if (config.on_teardown) config.on_teardown(leak);
     probes->forget_vm(leak.vm);
   }
 }
@@ -216,6 +218,37 @@ void EventLoop::refresh_maps() {
     s_->stats.events_lost = lost;
   }
   if (auto t = s_->probes->kernel_truth()) s_->truth = std::move(*t);
+  refresh_probe_stats();
+}
+
+void EventLoop::refresh_probe_stats() {
+  auto st = s_->probes->stats();
+  if (!st) {
+    if (!s_->stats_error_logged) spdlog::warn("{}", st.error().message);
+    s_->stats_error_logged = true;
+    return;
+  }
+  const auto& v = *st;
+  LoopStats& ls = s_->stats;
+  const std::uint64_t drops = v[TDPW_STAT_RINGBUF_DROPS];
+  const std::uint64_t errors = v[TDPW_STAT_COUNTERS_FULL] + v[TDPW_STAT_STASH_MISSES] +
+                               v[TDPW_STAT_TRUTH_FULL] + v[TDPW_STAT_OWNER_FULL];
+  if (drops > ls.ringbuf_drops) {
+    spdlog::warn(
+        "probes: the ring buffer refused {} more records ({} in all): counts are kept, their "
+        "detail is lost (drain faster or raise --ringbuf-size)",
+        drops - ls.ringbuf_drops, drops);
+  }
+  if (errors > ls.probe_errors) {
+    spdlog::warn(
+        "probes: {} more errors ({} in all): vm_counters full {}, kernel_truth full {}, "
+        "page_owner full {}, kprobe stash misses {}",
+        errors - ls.probe_errors, errors, v[TDPW_STAT_COUNTERS_FULL], v[TDPW_STAT_TRUTH_FULL],
+        v[TDPW_STAT_OWNER_FULL], v[TDPW_STAT_STASH_MISSES]);
+  }
+  ls.ringbuf_drops = drops;
+  ls.probe_errors = errors;
+  ls.owner_misses = v[TDPW_STAT_OWNER_MISSES];
 }
 
 Result<int> EventLoop::run(int stop_fd,
@@ -235,9 +268,16 @@ Result<int> EventLoop::run(int stop_fd,
     }
   } remove{s.epfd.get(), stop_fd, stop_added};
 
+  int batch_again_ms = 0;  // on_batch's request to be called again
   for (;;) {
-    int timeout_ms = -1;
+    // SPTE records do not wake us (bpf/HOOKS.md: wakeup_bytes): drain at
+    // least this often so the model and the metrics stay fresh.
+    constexpr int kMaxUndrainedMs = 200;
+    int timeout_ms = kMaxUndrainedMs;
     if (s.lifecycle && s.lifecycle->pending_teardowns() > 0) timeout_ms = 50;
+    if (batch_again_ms > 0) {
+      timeout_ms = std::min(timeout_ms, batch_again_ms);
+    }
     if (deadline) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             *deadline - std::chrono::steady_clock::now())
@@ -247,8 +287,7 @@ Result<int> EventLoop::run(int stop_fd,
         s.log_teardowns();
         return 0;
       }
-      timeout_ms =
-          timeout_ms < 0 ? static_cast<int>(left) : std::min(timeout_ms, static_cast<int>(left));
+      timeout_ms = std::min(timeout_ms, static_cast<int>(left));
     }
     epoll_event evs[8];
     const int n = ::epoll_wait(s.epfd.get(), evs, 8, timeout_ms);
@@ -286,6 +325,7 @@ Result<int> EventLoop::run(int stop_fd,
       refresh_maps();
       if (on_tick) on_tick();
     }
+    if (s.config.on_batch) batch_again_ms = static_cast<int>(s.config.on_batch().count());
     if (stop_sig != 0) return stop_sig;
   }
 }

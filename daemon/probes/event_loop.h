@@ -33,6 +33,13 @@ struct LoopConfig {
   VmLifecycle::Config lifecycle;
   std::string procfs = "/proc";
   std::string debugfs = "/sys/kernel/debug";
+  // Hooks for the exporter (optional), called on the loop's thread.
+  // on_teardown: each VM_DESTROY's record, clean or leaky, before it is dropped.
+  std::function<void(const core::LeakRecord&)> on_teardown;
+  // on_batch: after each wake-up's work (uevents, ring drain, teardowns, tick).
+  // Returns how soon it wants to run again even if nothing arrives (a
+  // rate-limited publisher with work pending), or 0 for no such need.
+  std::function<std::chrono::milliseconds()> on_batch;
 };
 
 struct LoopStats {
@@ -44,6 +51,10 @@ struct LoopStats {
   std::uint64_t vms_destroyed = 0;
   std::uint64_t leaky_teardowns = 0;
   std::uint64_t record_errors = 0;  // events the recording refused
+  // The probes' own `stats` map (bpf/tdpw_stats.h), as of the last tick:
+  std::uint64_t ringbuf_drops = 0;  // records the ring buffer refused (counted, detail lost)
+  std::uint64_t probe_errors = 0;   // counters/truth/page_owner full, kprobe stash misses
+  std::uint64_t owner_misses = 0;   // zaps of pages with no recorded VM (current tgid used)
 };
 
 class EventLoop {
@@ -62,6 +73,8 @@ class EventLoop {
 
   const LoopStats& stats() const;
   // The probes' counters and kernel truth as of the last tick, by VM key.
+  // Each tick also reads the probes' stats map and logs one warning per rise
+  // of ringbuf_drops or probe_errors.
   const std::map<std::uint64_t, tdpw_vm_counters>& counters() const;
   const std::map<std::uint64_t, tdpw_kernel_truth>& truth() const;
   // Reads the maps now (also done every tick).
@@ -70,6 +83,7 @@ class EventLoop {
  private:
   struct State;
   explicit EventLoop(std::unique_ptr<State> s);
+  void refresh_probe_stats();
   std::unique_ptr<State> s_;
 };
 

@@ -94,7 +94,7 @@ struct LoadedProbes::State {
   std::unique_ptr<tdpwatch_bpf, SkelDeleter> skel;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;  // destroyed before skel
   std::vector<AttachedProgram> attached;
-  int events_fd = -1, counters_fd = -1, truth_fd = -1;
+  int events_fd = -1, counters_fd = -1, truth_fd = -1, stats_fd = -1;
   std::uint32_t ringbuf_bytes = 0;
 
   ~State() { links.clear(); }
@@ -127,6 +127,12 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
   const std::uint8_t links_from_spte = plan.served(Hook::kLinkSp) ? 0 : 1;
   const std::uint8_t resolve_vm_by_tgid = plan.served(Hook::kVmCreate) ? 1 : 0;
   const std::uint64_t page_offset = page_offset_base_address(options.kallsyms);
+  // SPTE records wake us when the unread data crosses a multiple of this
+  // (bpf/handlers/emit.bpf.h); 0 keeps the object's default (512 KiB, for 4 MiB).
+  const std::uint64_t wakeup_bytes =
+      options.ringbuf_bytes != 0 && is_power_of_two(options.ringbuf_bytes)
+          ? options.ringbuf_bytes / 8
+          : 512u << 10;
   const struct {
     const char* name;
     const void* value;
@@ -134,7 +140,8 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
   } knobs[] = {{"emit_spte_events", &spte, 1},
                {"links_from_spte", &links_from_spte, 1},
                {"resolve_vm_by_tgid", &resolve_vm_by_tgid, 1},
-               {"page_offset_base_addr", &page_offset, 8}};
+               {"page_offset_base_addr", &page_offset, 8},
+               {"wakeup_bytes", &wakeup_bytes, 8}};
   for (const auto& k : knobs) {
     if (auto st = set_rodata(obj, k.name, k.value, k.size); !st) {
       spdlog::warn("{} (left at the object's default)", st.error().message);
@@ -142,8 +149,8 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
   }
   spdlog::debug(
       "knobs: emit_spte_events={} links_from_spte={} resolve_vm_by_tgid={} "
-      "page_offset_base_addr={:#x}",
-      spte, links_from_spte, resolve_vm_by_tgid, page_offset);
+      "page_offset_base_addr={:#x} wakeup_bytes={}",
+      spte, links_from_spte, resolve_vm_by_tgid, page_offset, wakeup_bytes);
   if (auto st = set_rodata(obj, "target_tgid", &options.target_tgid, sizeof options.target_tgid);
       !st && options.target_tgid != 0) {
     return st.error();
@@ -215,6 +222,8 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
   const bpf_map* truth = bpf_object__find_map_by_name(obj, "kernel_truth");
   s->counters_fd = counters != nullptr ? bpf_map__fd(counters) : -1;
   s->truth_fd = truth != nullptr ? bpf_map__fd(truth) : -1;
+  const bpf_map* stats = bpf_object__find_map_by_name(obj, "stats");
+  s->stats_fd = stats != nullptr ? bpf_map__fd(stats) : -1;
   return LoadedProbes(std::move(s));
 }
 
@@ -244,6 +253,21 @@ Result<std::map<std::uint64_t, tdpw_vm_counters>> LoadedProbes::vm_counters() co
       }
     }
     out[key] = sum;
+  }
+  return out;
+}
+
+Result<std::array<std::uint64_t, TDPW_STAT_MAX>> LoadedProbes::stats() const {
+  std::array<std::uint64_t, TDPW_STAT_MAX> out{};
+  if (s_->stats_fd < 0) return Error{"BPF object has no stats map"};
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return bpf_error("cannot count possible CPUs", ncpu);
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpu));
+  for (__u32 i = 0; i < TDPW_STAT_MAX; ++i) {
+    if (bpf_map_lookup_elem(s_->stats_fd, &i, per_cpu.data()) != 0) {
+      return bpf_error("cannot read the stats map", errno);
+    }
+    for (std::uint64_t v : per_cpu) out[i] += v;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include <linux/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -20,6 +21,7 @@
 #include "daemon/common/result.h"
 #include "daemon/core/abi.h"
 #include "daemon/probes/attach_plan.h"
+#include "tdpw_stats.h"
 
 struct ring_buffer;
 
@@ -52,6 +54,9 @@ class LoadedProbes {
   Result<std::map<std::uint64_t, tdpw_vm_counters>> vm_counters() const;
   // The kernel's own per-VM figures as the probes last read them, by VM key.
   Result<std::map<std::uint64_t, tdpw_kernel_truth>> kernel_truth() const;
+  // The probes' own health (the `stats` map, bpf/tdpw_stats.h), summed over
+  // CPUs, by enum tdpw_stat.
+  Result<std::array<std::uint64_t, TDPW_STAT_MAX>> stats() const;
   // Drops a torn-down VM's entries from vm_counters and kernel_truth (the
   // maps are not LRU: the daemon deletes after VM_DESTROY).
   void forget_vm(std::uint64_t vm);

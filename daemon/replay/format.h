@@ -35,7 +35,10 @@ inline constexpr std::size_t kKernelReleaseSize = 24;
 // (core::ModelOptions), so a replay interprets it as the live daemon did.
 inline constexpr std::uint32_t kFlagStructureFromSpte = 1u << 0;
 inline constexpr std::uint32_t kFlagNxUntrackEvents = 1u << 1;
-inline constexpr std::uint32_t kFlagsAll = kFlagStructureFromSpte | kFlagNxUntrackEvents;
+// Set when the source could not see roots released (no root_put hook).
+inline constexpr std::uint32_t kFlagNoRootRelease = 1u << 2;
+inline constexpr std::uint32_t kFlagsAll =
+    kFlagStructureFromSpte | kFlagNxUntrackEvents | kFlagNoRootRelease;
 
 // The on-disk header, byte for byte.  Every field is naturally aligned, so
 // there is no implicit padding; `reserved` is the only spare room.
@@ -73,6 +76,7 @@ struct RecordingInfo {
   tdpw_kernel_era kernel_era = TDPW_ERA_UNKNOWN;
   bool structure_from_spte = false;  // core::ModelOptions::structure_from_spte
   bool nx_untrack_events = false;    // core::ModelOptions::nx_untrack_events
+  bool root_release_events = true;   // core::ModelOptions::root_release_events
   std::uint64_t created_unix_ns = 0;
   std::string kernel_release;  // at most kKernelReleaseSize bytes are stored
 

@@ -33,7 +33,8 @@ FileHeader encode_header(const RecordingInfo& info) {
   h.kernel_era = static_cast<std::uint16_t>(info.kernel_era);
   h.abi_version = TDPW_ABI_VERSION;
   h.flags = (info.structure_from_spte ? kFlagStructureFromSpte : 0u) |
-            (info.nx_untrack_events ? kFlagNxUntrackEvents : 0u);
+            (info.nx_untrack_events ? kFlagNxUntrackEvents : 0u) |
+            (info.root_release_events ? 0u : kFlagNoRootRelease);
   h.created_unix_ns = info.created_unix_ns;
   std::memcpy(h.kernel_release, info.kernel_release.data(),
               std::min(info.kernel_release.size(), kKernelReleaseSize));
@@ -107,6 +108,7 @@ Result<RecordingInfo> decode_header(std::span<const std::byte> bytes, std::strin
   info.kernel_era = static_cast<tdpw_kernel_era>(h.kernel_era);
   info.structure_from_spte = (h.flags & kFlagStructureFromSpte) != 0;
   info.nx_untrack_events = (h.flags & kFlagNxUntrackEvents) != 0;
+  info.root_release_events = (h.flags & kFlagNoRootRelease) == 0;
   info.created_unix_ns = h.created_unix_ns;
   info.kernel_release.assign(h.kernel_release, release_len);
   return info;

@@ -18,6 +18,11 @@ constexpr const char* kDescription =
     "/sys/kernel/debug if it is not mounted.  With --path.* pointing at a fixture\n"
     "tree (or --no-probes) it runs without probes.  SIGTERM or SIGINT stop it.\n"
     "\n"
+    "It serves, on --web.listen-address (default 127.0.0.1:9977): Prometheus\n"
+    "metrics at --web.telemetry-path (default /metrics), a JSON API of every VM's\n"
+    "state at /api/v1/vms, and a landing page at /.  The metrics are listed in\n"
+    "the README.  A port already in use is fatal.\n"
+    "\n"
     "--once: attaches the probes, watches for --once.window seconds, then prints\n"
     "one JSON document and exits: \"host\" (kernel, KVM, SecPageTables), \"vms\"\n"
     "(debugfs stats per VM), \"probes\" (the plan, events processed and lost),\n"
@@ -34,6 +39,18 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--path.sysfs", options.paths.sysfs, "sysfs mount point")->capture_default_str();
   app.add_option("--path.debugfs", options.paths.debugfs, "debugfs mount point")
+      ->capture_default_str();
+  app.add_option("--web.listen-address", options.web_listen_address,
+                 "Address to serve metrics, the landing page and the JSON API on: host:port, "
+                 "[ipv6]:port, or :port for every address (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--web.telemetry-path", options.web_telemetry_path,
+                 "Path under which to expose the metrics")
+      ->capture_default_str();
+  app.add_option("--leak.retention", options.leak_retention_seconds,
+                 "Seconds a torn-down VM's leak stays in the metrics (tdpwatch_leak_vm_*) and "
+                 "the JSON API; the leak counters never reset")
+      ->check(CLI::Range(0.0, 365.0 * 86400.0))
       ->capture_default_str();
   app.add_option("--interval", options.interval_seconds,
                  "Seconds between polls of the kernel's figures and the probes' maps")

@@ -1,5 +1,6 @@
 // tdpwatchd's command line (CLI11), in Prometheus-exporter style:
-// --path.procfs/--path.sysfs/--path.debugfs, --interval, --log.level, --once,
+// --path.procfs/--path.sysfs/--path.debugfs, --web.listen-address,
+// --web.telemetry-path, --leak.retention, --interval, --log.level, --once,
 // and the probe switches (--disable-variant, --strict, --record,
 // --ringbuf-size, --no-probes), plus the `features` subcommand.
 #pragma once
@@ -30,6 +31,11 @@ struct Options {
   std::string record;  // --record FILE: recording of every event (replay format)
   std::uint32_t ringbuf_bytes = 0;
   std::string status_file;  // --status-file: the --once JSON, rewritten every interval
+
+  // The exporter (not with --once or features).
+  std::string web_listen_address = "127.0.0.1:9977";
+  std::string web_telemetry_path = "/metrics";
+  double leak_retention_seconds = 86400.0;
 
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;

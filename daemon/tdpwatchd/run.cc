@@ -15,9 +15,11 @@
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/model_json.h"
 #include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
 #include "daemon/tdpwatchd/watcher.h"
+#include "daemon/tdpwatchd/web.h"
 
 namespace tdpwatch::tdpwatchd {
 namespace {
@@ -49,18 +51,25 @@ int print_once(const std::string& json) {
 }
 
 // The debugfs/meminfo watcher alone (--no-probes, or a fixture tree).
-int run_watcher_only(const Options& options, const HostReport& host, StopSignal& stop) {
+int run_watcher_only(const Options& options, const HostReport& host, StopSignal& stop,
+                     Web* web) {
   Watcher watcher(options.paths);
   if (options.once) {
     const PollResult poll = watcher.poll();
     log_poll(poll);
     return print_once(render_json(host, poll));
   }
+  SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
+                          options.leak_retention_seconds);
   spdlog::info("polling every {} s", options.interval_seconds);
   for (;;) {
     const PollResult poll = watcher.poll();
     log_poll(poll);
     if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
+    if (web != nullptr) {
+      builder.set_poll(poll, unix_now());
+      web->store->publish(builder.build({}, unix_now()));
+    }
     if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return 0;
@@ -68,7 +77,7 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
   }
 }
 
-int run_with_probes(const Options& options, const HostReport& host, StopSignal& stop) {
+int run_with_probes(const Options& options, const HostReport& host, StopSignal& stop, Web* web) {
   auto probed = probe_and_plan(options);
   if (!probed) {
     spdlog::error("{}", probed.error().message);
@@ -100,6 +109,7 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     info.kernel_era = plan.kernel.era;
     info.structure_from_spte = plan.model.structure_from_spte;
     info.nx_untrack_events = plan.model.nx_untrack_events;
+    info.root_release_events = plan.model.root_release_events;
     info.kernel_release = replay::host_kernel_release();
     auto w = replay::Writer::create(options.record, info);
     if (!w) {
@@ -110,14 +120,27 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     spdlog::info("recording every event to {}", options.record);
   }
 
+  SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
+                          options.leak_retention_seconds);
+  std::optional<Publisher> publisher;
   probes::LoopConfig lc;
   lc.interval = seconds(options.interval_seconds);
   lc.procfs = options.paths.procfs;
   lc.debugfs = options.paths.debugfs;
+  if (web != nullptr) {
+    lc.on_teardown = [&builder](const core::LeakRecord& leak) {
+      builder.on_teardown(leak, unix_now());
+    };
+    lc.on_batch = [&publisher] { return publisher->on_batch(); };
+  }
   auto loop = probes::EventLoop::create(*loaded, plan, model, writer ? &*writer : nullptr, lc);
   if (!loop) {
     spdlog::error("{}", loop.error().message);
     return 1;
+  }
+  if (web != nullptr) {
+    publisher.emplace(builder, *web->store,
+                      SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes()});
   }
 
   Watcher watcher(options.paths);
@@ -156,10 +179,12 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   auto tick = [&]() {
     const PollResult poll = watcher.poll();
     log_poll(poll);
+    builder.set_poll(poll, unix_now());
     if (writer) (void)writer->flush();
     if (!options.status_file.empty()) write_status(options.status_file, document(poll));
   };
   tick();
+  if (publisher) publisher->publish_now();
   auto r = loop->run(stop.fd(), std::nullopt, tick);
   if (!r) {
     spdlog::error("{}", r.error().message);
@@ -184,11 +209,22 @@ int run(const Options& options) {
     return 1;
   }
   log_host(*host);
+  // Before the probes: a port in use fails fast, with nothing attached.
+  std::optional<Web> web;
+  if (!options.once) {
+    auto w = start_web(options);
+    if (!w) {
+      spdlog::error("{}", w.error().message);
+      return 1;
+    }
+    web.emplace(std::move(*w));
+  }
+  Web* const served = web ? &*web : nullptr;
   if (options.no_probes || !host->live) {
     if (!options.no_probes) spdlog::warn("fixture tree (--path.*): probes not loaded");
-    return run_watcher_only(options, *host, *stop);
+    return run_watcher_only(options, *host, *stop, served);
   }
-  return run_with_probes(options, *host, *stop);
+  return run_with_probes(options, *host, *stop, served);
 }
 
 }  // namespace tdpwatch::tdpwatchd

@@ -15,21 +15,32 @@
 //
 // Arguments: spte_changed gets a realistic 4K leaf install (non-present ->
 // present, writable, accessed).  get_page/zap_page get a fake
-// struct kvm_mmu_page *: a kernel text address when /proc/kallsyms shows
-// one (the CO-RE reads then succeed and read garbage: the cost of real
-// reads), else a user address (reads fail fast: a lower bound).  The fake
-// sp's kind is in the benchmark's label.
+// struct kvm_mmu_page *:
+//  - BM_RawTp/get_page_*, zap_page: a kernel text address when /proc/kallsyms
+//    shows one (the CO-RE reads succeed and read garbage, so the handlers'
+//    paths are whatever the garbage says), else a user address (reads fail
+//    fast: a lower bound).  Kept for comparison with older figures.
+//  - BM_Page/*: a real-looking struct kvm_mmu_page built in kernel memory
+//    (an array map's value, whose address a two-instruction program leaks
+//    to us: root only) at this kernel's BTF offsets, so each handler takes
+//    the path named: a shadow page created then zapped for good (page_owner
+//    insert and delete, two records), a cached shadow page, a TDP page got
+//    then unlinked, a TDP root.  Pairs alternate get and zap on one sp, and
+//    report each program's own ns per hit.
 #include <linux/types.h>
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -204,6 +215,179 @@ const std::vector<std::uint64_t> kSpteArgs = {0, 0x12345, 1, 1ull << 63,
                                               (0x1abcdull << 12) | (1ull << 11) | 0x877};
 
 const auto kFakeSp = fake_sp();
+
+// ---- a real-looking struct kvm_mmu_page in kernel memory --------------------
+
+// Offset in bytes of member `name` of struct `type_id`, looking into
+// anonymous members (unions) too.
+std::optional<std::uint32_t> member_offset(const btf* b, __u32 type_id, std::string_view name) {
+  const btf_type* t = btf__type_by_id(b, type_id);
+  if (t == nullptr || !(btf_is_struct(t) || btf_is_union(t))) return std::nullopt;
+  const btf_member* m = btf_members(t);
+  for (__u16 i = 0; i < btf_vlen(t); ++i, ++m) {
+    const std::uint32_t off = btf_member_bit_offset(t, i) / 8;
+    const char* n = btf__name_by_offset(b, m->name_off);
+    if (n != nullptr && name == n) return off;
+    if (n == nullptr || *n == '\0') {
+      const __s32 inner = btf__resolve_type(b, m->type);
+      if (inner > 0) {
+        if (auto o = member_offset(b, static_cast<__u32>(inner), name)) return off + *o;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// An array map whose one value (kPageBytes) lives in kernel memory, and the
+// kernel address of that value.
+constexpr std::size_t kPageBytes = 4096;
+struct FakePage {
+  int map_fd = -1;
+  std::uint64_t addr = 0;  // kernel address of the value
+  std::map<std::string, std::uint32_t, std::less<>> off;  // struct kvm_mmu_page offsets
+  std::string error;
+};
+
+FakePage make_fake_page() {
+  FakePage f;
+  f.map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tdpw_fake_sp", 4, kPageBytes, 1, nullptr);
+  if (f.map_fd < 0) {
+    f.error = std::string("array map: ") + std::strerror(errno);
+    return f;
+  }
+  // r0 = lookup(map, &0); if r0: *(u64 *)r0 = r0  (a pointer leak: root only)
+  const bpf_insn insns[] = {
+      {BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0},
+      {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0},
+      {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4},
+      {BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, f.map_fd},
+      {0, 0, 0, 0, 0},
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem},
+      {BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 1, 0},
+      {BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_0, 0, 0},
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  const int prog = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "tdpw_leak", "GPL", insns,
+                                 sizeof insns / sizeof insns[0], nullptr);
+  if (prog < 0) {
+    f.error = std::string("address program: ") + std::strerror(errno);
+    return f;
+  }
+  std::uint64_t args[1] = {};
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof args);
+  const int run = bpf_prog_test_run_opts(prog, &opts);
+  close(prog);
+  std::vector<std::uint8_t> value(kPageBytes);
+  const __u32 zero = 0;
+  if (run != 0 || bpf_map_lookup_elem(f.map_fd, &zero, value.data()) != 0) {
+    f.error = "cannot learn the fake page's address";
+    return f;
+  }
+  std::memcpy(&f.addr, value.data(), sizeof f.addr);
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) {
+    f.error = "no vmlinux BTF";
+    return f;
+  }
+  const __s32 sp_type = btf__find_by_name_kind(vmlinux, "kvm_mmu_page", BTF_KIND_STRUCT);
+  for (const char* name : {"tdp_mmu_page", "role", "gfn", "spt", "root_count", "parent_ptes",
+                           "ptep", "nx_huge_page_disallowed", "lpage_disallowed"}) {
+    if (sp_type <= 0) break;
+    if (auto o = member_offset(vmlinux, static_cast<__u32>(sp_type), name)) f.off[name] = *o;
+  }
+  btf__free(vmlinux);
+  if (f.off.count("role") == 0 || f.off.count("ptep") == 0) {
+    f.error = "struct kvm_mmu_page not in vmlinux BTF (KVM a module?)";
+    f.addr = 0;
+  }
+  return f;
+}
+
+FakePage& fake_page() {
+  static FakePage f = make_fake_page();
+  return f;
+}
+
+enum class PageKind { kShadow, kTdp, kTdpRoot };
+
+// Writes a level-1 (level 4 for roots) page of `kind` at the fake address;
+// its page table is the second half of the same value.
+bool write_fake_sp(PageKind kind, int root_count) {
+  FakePage& f = fake_page();
+  if (f.addr == 0) return false;
+  std::vector<std::uint8_t> v(kPageBytes);
+  auto put = [&](const char* field, auto value) {
+    const auto it = f.off.find(field);
+    if (it != f.off.end()) std::memcpy(v.data() + it->second, &value, sizeof value);
+  };
+  const std::uint64_t spt = f.addr + kPageBytes / 2;
+  put("tdp_mmu_page", static_cast<std::uint8_t>(kind != PageKind::kShadow));
+  put("role", static_cast<std::uint32_t>(kind == PageKind::kTdpRoot ? 4 : 1));
+  put("gfn", std::uint64_t{0x12345});
+  put("spt", spt);
+  put("root_count", static_cast<std::int32_t>(root_count));
+  // ptep (TDP) and parent_ptes (shadow) share a union: a parent SPTE
+  // pointer for a TDP non-root, nothing otherwise (like this host's PAE roots).
+  put("ptep", kind == PageKind::kTdp ? spt + 8 : std::uint64_t{0});
+  const __u32 zero = 0;
+  return bpf_map_update_elem(f.map_fd, &zero, v.data(), BPF_ANY) == 0;
+}
+
+// Runs get_page(sp, created) and, if `zap`, zap_page(sp) alternately.
+void BM_Page(benchmark::State& state, PageKind kind, bool created, bool zap, std::string label) {
+  Loaded& l = loaded();
+  if (!l.error.empty()) {
+    state.SkipWithError(l.error.c_str());
+    return;
+  }
+  if (!write_fake_sp(kind, 0)) {
+    state.SkipWithError(fake_page().error.empty() ? "fake page" : fake_page().error.c_str());
+    return;
+  }
+  const int get_fd =
+      bpf_program__fd(bpf_object__find_program_by_name(l.skel->obj, "get_page__raw_tp"));
+  const int zap_fd =
+      bpf_program__fd(bpf_object__find_program_by_name(l.skel->obj, "zap_page__raw_tp"));
+  std::uint64_t get_args[2] = {fake_page().addr, created ? 1u : 0u};
+  std::uint64_t zap_args[1] = {fake_page().addr};
+  LIBBPF_OPTS(bpf_test_run_opts, get_opts, .ctx_in = get_args, .ctx_size_in = sizeof get_args);
+  LIBBPF_OPTS(bpf_test_run_opts, zap_opts, .ctx_in = zap_args, .ctx_size_in = sizeof zap_args);
+  const ProgStats get_before = prog_stats(get_fd), zap_before = prog_stats(zap_fd);
+  int n = 0;
+  for (auto _ : state) {
+    if (bpf_prog_test_run_opts(get_fd, &get_opts) != 0 ||
+        (zap && bpf_prog_test_run_opts(zap_fd, &zap_opts) != 0)) {
+      state.SkipWithError("BPF_PROG_TEST_RUN failed");
+      break;
+    }
+    if (++n == kDrainEvery / 2) {
+      ring_buffer__consume(l.rb.get());
+      n = 0;
+    }
+  }
+  ring_buffer__consume(l.rb.get());
+  const ProgStats get_after = prog_stats(get_fd), zap_after = prog_stats(zap_fd);
+  if (get_after.run_cnt > get_before.run_cnt) {
+    state.counters["get_ns_per_hit"] =
+        static_cast<double>(get_after.run_time_ns - get_before.run_time_ns) /
+        static_cast<double>(get_after.run_cnt - get_before.run_cnt);
+  }
+  if (zap && zap_after.run_cnt > zap_before.run_cnt) {
+    state.counters["zap_ns_per_hit"] =
+        static_cast<double>(zap_after.run_time_ns - zap_before.run_time_ns) /
+        static_cast<double>(zap_after.run_cnt - zap_before.run_cnt);
+  }
+  state.SetLabel(label);
+}
+
+BENCHMARK_CAPTURE(BM_Page, shadow_created_then_zapped, PageKind::kShadow, true, true,
+                  "SHADOW_GET(created) + SHADOW_ZAP(root_count 0): page_owner set and dropped");
+BENCHMARK_CAPTURE(BM_Page, shadow_cached, PageKind::kShadow, false, false,
+                  "SHADOW_GET of a cached page");
+BENCHMARK_CAPTURE(BM_Page, tdp_got_then_unlinked, PageKind::kTdp, true, true,
+                  "TDP get (page_owner only) + UNLINK_SP");
+BENCHMARK_CAPTURE(BM_Page, tdp_root, PageKind::kTdpRoot, true, false, "ROOT_ALLOC");
 
 BENCHMARK_CAPTURE(BM_RawTp, spte_changed, "spte_changed__raw_tp", kSpteArgs, "4K leaf install");
 BENCHMARK_CAPTURE(BM_RawTp, get_page_created, "get_page__raw_tp",

@@ -14,6 +14,7 @@ namespace tdpwatch::test_vmm {
 namespace {
 
 constexpr std::uint64_t kPageSize = 4096;
+constexpr std::size_t kHugePageSize = std::size_t{2} << 20;
 constexpr std::uint64_t kFirstTouchGpa = kPageSize;  // page 0 holds the code
 
 Status errno_status(const std::string& what) {
@@ -44,39 +45,72 @@ TestVm::TestVm(TestVm&& other) noexcept
       run_(std::exchange(other.run_, nullptr)),
       run_size_(std::exchange(other.run_size_, 0)),
       mem_(std::exchange(other.mem_, nullptr)),
-      mem_size_(std::exchange(other.mem_size_, 0)) {}
+      mem_size_(std::exchange(other.mem_size_, 0)),
+      map_(std::exchange(other.map_, nullptr)),
+      map_size_(std::exchange(other.map_size_, 0)),
+      thp_(other.thp_) {}
 
 TestVm::~TestVm() {
   // vCPU and VM fds close after the unmaps (member order); the kernel keeps
   // its own reference on the memory until the VM is destroyed.
   if (run_ != nullptr) ::munmap(run_, run_size_);
-  if (mem_ != nullptr) ::munmap(mem_, mem_size_);
+  if (map_ != nullptr) ::munmap(map_, map_size_);
 }
 
 std::uint64_t TestVm::max_touch_pages() const {
   return mem_size_ / kPageSize - 1;
 }
 
-Status TestVm::create(int kvm_fd, std::size_t mem_bytes) {
+Status TestVm::create(int kvm_fd, std::size_t mem_bytes, bool thp) {
   vm_fd_.reset(::ioctl(kvm_fd, KVM_CREATE_VM, 0));
   if (!vm_fd_.valid()) return errno_status("KVM_CREATE_VM");
 
-  void* mem = ::mmap(nullptr, mem_bytes, PROT_READ | PROT_WRITE,
+  // With thp, 2 MiB of slack so that guest-physical 2 MiB frames start on
+  // host 2 MiB boundaries (a huge page needs both aligned).
+  const std::size_t slack = thp ? kHugePageSize : 0;
+  void* map = ::mmap(nullptr, mem_bytes + slack, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) return errno_status("mmap guest memory");
-  mem_ = static_cast<unsigned char*>(mem);
+  if (map == MAP_FAILED) return errno_status("mmap guest memory");
+  map_ = map;
+  map_size_ = mem_bytes + slack;
+  const auto base = reinterpret_cast<std::uintptr_t>(map);
+  mem_ = thp ? reinterpret_cast<unsigned char*>((base + kHugePageSize - 1) & ~(kHugePageSize - 1))
+             : static_cast<unsigned char*>(map);
   mem_size_ = mem_bytes;
+  if (thp) {
+    const std::size_t half = (mem_bytes / 2) & ~(kHugePageSize - 1);
+    if (::madvise(mem_, half, MADV_NOHUGEPAGE) != 0) return errno_status("madvise NOHUGEPAGE");
+    if (::madvise(mem_ + half, mem_bytes - half, MADV_HUGEPAGE) != 0) {
+      return errno_status("madvise HUGEPAGE");
+    }
+  }
+  thp_ = thp;
   std::memcpy(mem_, kGuestCode.data(), kGuestCode.size());
+  std::memcpy(mem_ + kExecCodeOffset, kExecCode.data(), kExecCode.size());
 
+  if (Status s = set_slot(0, mem_bytes); !s.empty()) return s;
+  return setup_vcpu(kvm_fd);
+}
+
+Status TestVm::set_slot(std::uint32_t flags, std::uint64_t size) {
   kvm_userspace_memory_region region{};
   region.slot = 0;
+  region.flags = flags;
   region.guest_phys_addr = 0;
-  region.memory_size = mem_bytes;
+  region.memory_size = size;
   region.userspace_addr = reinterpret_cast<std::uint64_t>(mem_);
   if (::ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) {
     return errno_status("KVM_SET_USER_MEMORY_REGION");
   }
-  return setup_vcpu(kvm_fd);
+  return {};
+}
+
+Status TestVm::set_dirty_logging(bool on) {
+  return set_slot(on ? KVM_MEM_LOG_DIRTY_PAGES : 0, mem_size_);
+}
+
+Status TestVm::delete_slot() {
+  return set_slot(0, 0);
 }
 
 Status TestVm::setup_vcpu(int kvm_fd) {
@@ -111,7 +145,27 @@ Status TestVm::run_touch(std::uint64_t pages) {
   regs.rbx = kFirstTouchGpa;
   regs.rcx = pages;
   if (::ioctl(vcpu_fd_.get(), KVM_SET_REGS, &regs) < 0) return errno_status("KVM_SET_REGS");
+  if (Status s = run_until_done(); !s.empty()) return s;
+  return verify_touched(pages);
+}
 
+Status TestVm::run_exec_huge(std::uint64_t& frames) {
+  if (!thp_) return "--exec-huge needs the THP half (--thp)";
+  const std::size_t half = (mem_size_ / 2) & ~(kHugePageSize - 1);
+  frames = (mem_size_ - half) / kHugePageSize;
+  for (std::uint64_t i = 0; i < frames; ++i) mem_[half + i * kHugePageSize + 0x800] = kRet;
+  kvm_regs regs{};
+  regs.rip = kExecCodeOffset;
+  regs.rflags = 0x2;
+  regs.rsp = kStackTop;
+  regs.rbx = half + 0x800;
+  regs.rcx = frames;
+  regs.rdx = kHugePageSize;
+  if (::ioctl(vcpu_fd_.get(), KVM_SET_REGS, &regs) < 0) return errno_status("KVM_SET_REGS");
+  return run_until_done();
+}
+
+Status TestVm::run_until_done() {
   bool done_reported = false;
   bool halted = false;
   while (!halted) {
@@ -121,7 +175,7 @@ Status TestVm::run_touch(std::uint64_t pages) {
     }
     if (Status s = handle_exit(done_reported, halted); !s.empty()) return s;
   }
-  return verify_touched(pages);
+  return {};
 }
 
 // One exit of KVM_RUN.  Anything but the guest's own OUT and HLT means the

@@ -212,6 +212,17 @@ TEST_P(TracepointVariant, ReportsARealVmExactly) {
   EXPECT_EQ(c.tdp_pages, 0);
   EXPECT_EQ(stat_of(*skel, TDPW_STAT_RINGBUF_DROPS), 0u);
   EXPECT_EQ(stat_of(*skel, TDPW_STAT_COUNTERS_FULL), 0u);
+  EXPECT_EQ(stat_of(*skel, TDPW_STAT_OWNER_FULL), 0u);
+  // page_owner is a plain hash (no LRU eviction): the VM's teardown zapped
+  // every page it recorded, so none of its entries is left behind.
+  std::uint64_t sp = 0, next = 0, owner = 0, left = 0;
+  const int owner_fd = bpf_map__fd(skel->maps.page_owner);
+  for (const std::uint64_t* prev = nullptr; bpf_map_get_next_key(owner_fd, prev, &next) == 0;
+       prev = &sp) {
+    sp = next;
+    if (bpf_map_lookup_elem(owner_fd, &sp, &owner) == 0 && owner == key) ++left;
+  }
+  EXPECT_EQ(left, 0u) << "page_owner entries left for the VM after its teardown";
 
   RecordProperty("events", static_cast<int>(drained.events.size()));
   RecordProperty("shadow_created", static_cast<int>(created));

@@ -1,0 +1,140 @@
+#include "daemon/tdpwatchd/snapshot_builder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "daemon/probes/hooks.h"
+#include "daemon/truth/proc_identity.h"
+
+namespace tdpwatch::tdpwatchd {
+namespace {
+
+std::optional<std::int64_t> present(std::int64_t v) {
+  return v == TDPW_TRUTH_ABSENT ? std::nullopt : std::optional<std::int64_t>(v);
+}
+
+std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
+  const auto it = s.values.find(name);
+  if (it == s.values.end()) return std::nullopt;
+  return static_cast<std::int64_t>(it->second);
+}
+
+}  // namespace
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SnapshotBuilder::SnapshotBuilder(truth::Paths paths, std::string version,
+                                 std::string kernel_release, double leak_retention_seconds)
+    : paths_(std::move(paths)),
+      version_(std::move(version)),
+      kernel_release_(std::move(kernel_release)),
+      ledger_(leak_retention_seconds) {}
+
+void SnapshotBuilder::set_poll(const PollResult& poll, double now) {
+  debugfs_.clear();
+  for (const VmView& v : poll.vms) {
+    const int tgid = v.identity && v.identity->tgid != 0 ? v.identity->tgid : v.id.pid;
+    debugfs_[static_cast<std::uint32_t>(tgid)].push_back(v.stats);
+  }
+  if (poll.meminfo) sec_page_tables_ = poll.meminfo->sec_page_tables_bytes;
+  poll_time_ = now;
+}
+
+const exporter::VmIdentity& SnapshotBuilder::identity(std::uint64_t key, std::uint32_t tgid) {
+  auto it = identities_.find(key);
+  if (it != identities_.end()) return it->second;
+  exporter::VmIdentity id;
+  id.pid = tgid;
+  std::string qemu_name;
+  if (auto proc = truth::read_proc_identity(paths_, static_cast<int>(tgid))) {
+    id.comm = proc->comm;
+    qemu_name = proc->qemu.name.value_or("");
+    id.uuid = proc->qemu.uuid.value_or("");
+  }
+  id.vm = exporter::vm_label(qemu_name, id.comm, tgid);
+  const int nth = ++seen_per_tgid_[tgid];
+  if (nth > 1) id.vm += "#" + std::to_string(nth);
+  return identities_.emplace(key, std::move(id)).first->second;
+}
+
+void SnapshotBuilder::on_teardown(const core::LeakRecord& leak, double now) {
+  const exporter::VmIdentity id = identity(leak.vm, leak.tgid);
+  ledger_.record(leak, id, now);
+  identities_.erase(leak.vm);
+  const bool others = std::any_of(identities_.begin(), identities_.end(),
+                                  [&](const auto& kv) { return kv.second.pid == leak.tgid; });
+  if (!others) seen_per_tgid_.erase(leak.tgid);
+}
+
+std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
+    const SnapshotSources& src, double now) {
+  auto s = std::make_shared<exporter::HostSnapshot>();
+  s->time_seconds = now;
+  s->version = version_;
+  s->kernel_release = kernel_release_;
+  s->sec_page_tables_bytes = sec_page_tables_;
+  s->reconcile_time_seconds = poll_time_;
+  s->ringbuf_bytes = src.ringbuf_bytes;
+  if (src.plan != nullptr) {
+    for (const probes::HookPlan& hp : src.plan->hooks) {
+      s->plan.push_back({std::string(probes::name(hp.hook)),
+                         hp.chosen ? std::string(probes::name(*hp.chosen)) : std::string()});
+    }
+    s->lifecycle = src.plan->lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents";
+  }
+  if (src.loop != nullptr) {
+    const probes::LoopStats& st = src.loop->stats();
+    s->events_processed = st.events;
+    s->events_lost = st.events_lost;
+    s->events_malformed = st.malformed;
+  }
+  if (src.model != nullptr) {
+    std::vector<core::VmSnapshot> vms = src.model->snapshot_all();
+    std::map<std::uint32_t, int> per_tgid;
+    for (const core::VmSnapshot& v : vms) ++per_tgid[v.tgid];
+    s->vms.reserve(vms.size());
+    for (core::VmSnapshot& v : vms) {
+      exporter::VmEntry e;
+      e.identity = identity(v.vm, v.tgid);
+      exporter::KernelFigures& k = e.kernel;
+      if (src.loop != nullptr) {
+        if (auto c = src.loop->counters().find(v.vm); c != src.loop->counters().end()) {
+          e.counters = c->second;
+        }
+        if (auto t = src.loop->truth().find(v.vm); t != src.loop->truth().end()) {
+          const tdpw_kernel_truth& kt = t->second;
+          k.tdp_pages = present(kt.tdp_mmu_pages);
+          k.shadow_pages = present(kt.n_used_mmu_pages);
+          for (int m = 0; m < core::kNrMmuTypes; ++m) {
+            k.possible_nx_huge_pages[m] = present(kt.possible_nx_huge_pages[m]);
+          }
+          k.leaf_pages = {present(kt.pages_4k), present(kt.pages_2m), present(kt.pages_1g)};
+          k.nx_lpage_splits = present(kt.nx_lpage_splits);
+        }
+      }
+      const auto dbg = debugfs_.find(v.tgid);
+      if (per_tgid[v.tgid] == 1 && dbg != debugfs_.end() && dbg->second.size() == 1) {
+        const truth::VmStats& st = dbg->second.front();
+        e.identity.debugfs = st.id.dir_name();
+        const char* names[] = {"pages_4k", "pages_2m", "pages_1g"};
+        for (int i = 0; i < core::kNrLeafLevels; ++i) {
+          if (!k.leaf_pages[i]) k.leaf_pages[i] = stat(st, names[i]);
+        }
+        if (!k.nx_lpage_splits) k.nx_lpage_splits = stat(st, "nx_lpage_splits");
+      }
+      e.model = std::move(v);
+      s->vms.push_back(std::move(e));
+    }
+    std::sort(s->vms.begin(), s->vms.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.identity.pid, a.identity.vm) < std::tie(b.identity.pid, b.identity.vm);
+    });
+  }
+  ledger_.fill(*s, now);
+  return s;
+}
+
+}  // namespace tdpwatch::tdpwatchd

@@ -1,0 +1,51 @@
+#include "daemon/tdpwatchd/web.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace tdpwatch::tdpwatchd {
+
+Result<Web> start_web(const Options& options) {
+  Web web;
+  web.store = std::make_shared<exporter::SnapshotStore>();
+  exporter::MetricsConfig mc;
+  // Idle, the loop publishes once per --interval: three missed ones mean it is stuck.
+  mc.stale_after_seconds = std::max(3 * options.interval_seconds, 10.0);
+  web.metrics = std::make_shared<exporter::MetricsCollectable>(
+      web.store, exporter::default_collectors(), std::move(mc));
+  exporter::WebConfig wc;
+  wc.listen_address = options.web_listen_address;
+  wc.telemetry_path = options.web_telemetry_path;
+  auto server = exporter::WebServer::start(wc, web.metrics, web.store);
+  if (!server) return server.error();
+  web.server = std::move(*server);
+  const auto address = exporter::parse_listen_address(options.web_listen_address);
+  const auto ports = web.server->ports();
+  const std::string host =
+      address->host.empty() ? "0.0.0.0"
+                            : (address->host.find(':') != std::string::npos ? "[" + address->host + "]"
+                                                                             : address->host);
+  const std::string base =
+      "http://" + host + ":" + std::to_string(ports.empty() ? address->port : ports.front());
+  spdlog::info("serving {}/ (metrics at {}{}, JSON API at {}/api/v1/vms)", base, base,
+               options.web_telemetry_path, base);
+  return web;
+}
+
+std::chrono::milliseconds Publisher::on_batch() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto since = now - last_;
+  if (since < kMinGap) {
+    return std::chrono::ceil<std::chrono::milliseconds>(kMinGap - since);
+  }
+  publish_now();
+  return std::chrono::milliseconds(0);
+}
+
+void Publisher::publish_now() {
+  last_ = std::chrono::steady_clock::now();
+  store_.publish(builder_.build(sources_, unix_now()));
+}
+
+}  // namespace tdpwatch::tdpwatchd

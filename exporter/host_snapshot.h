@@ -1,0 +1,99 @@
+// HostSnapshot: everything the exporter shows, copied out of the daemon's
+// live state at one instant.  Built on the event-loop thread (the only thread
+// that touches core::Model) and published as a shared_ptr<const HostSnapshot>
+// (snapshot_store.h); scrapes and the JSON API read only snapshots, never the
+// model.  A plain value: tests build fixed ones for golden files.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/core/abi.h"
+#include "daemon/core/counts.h"
+#include "daemon/core/leak.h"
+#include "daemon/core/model.h"
+
+namespace tdpwatch::exporter {
+
+// Who a VM is, as an operator knows it.  `vm` and `pid` are the two labels on
+// every per-VM series (see README "Metrics"): `vm` is the QEMU -name guest
+// name, else "<comm>-<pid>"; the second and later VMs of one process get a
+// "#2", "#3", ... suffix (in the order the daemon first saw them) so that the
+// pair stays unique.  The rest goes on tdpwatch_vm_info only.
+struct VmIdentity {
+  std::string vm;
+  std::uint32_t pid = 0;  // the VMM's tgid
+  std::string comm;
+  std::string uuid;     // QEMU -uuid; empty when none
+  std::string debugfs;  // "<pid>-<fd>" of <debugfs>/kvm/; empty when unknown or ambiguous
+};
+
+// The kernel's own figures for one VM.  nullopt: this kernel (or this host's
+// probes) does not expose the figure, so no kernel/drift series is exported.
+struct KernelFigures {
+  std::optional<std::int64_t> tdp_pages;     // kvm->arch.tdp_mmu_pages (BPF read)
+  std::optional<std::int64_t> shadow_pages;  // kvm->arch.n_used_mmu_pages (BPF read)
+  std::array<std::optional<std::int64_t>, core::kNrMmuTypes> possible_nx_huge_pages;
+  std::array<std::optional<std::int64_t>, core::kNrLeafLevels> leaf_pages;  // stat.pages[]
+  std::optional<std::int64_t> nx_lpage_splits;
+};
+
+struct VmEntry {
+  VmIdentity identity;
+  core::VmSnapshot model;
+  std::optional<tdpw_vm_counters> counters;  // the probes' lossless per-VM counters
+  KernelFigures kernel;
+};
+
+// One hook of the attach plan; variant empty when no variant serves it.
+struct HookAttachment {
+  std::string hook;
+  std::string variant;
+};
+
+// A teardown with a leak, kept for the leak retention after the VM is gone.
+struct LeakEntry {
+  VmIdentity identity;
+  double time_seconds = 0;  // Unix time of the teardown
+  core::LeakRecord record;
+};
+
+struct HostSnapshot {
+  double time_seconds = 0;  // Unix time the snapshot was built
+  std::string version;      // tdpwatch's
+  std::string kernel_release;
+
+  // The probes.
+  std::vector<HookAttachment> plan;  // every hook, in table order; empty without probes
+  std::string lifecycle;             // "hooks" | "uevents" | "" (no probes)
+  std::uint64_t events_processed = 0;
+  std::uint64_t events_lost = 0;
+  std::uint64_t events_malformed = 0;
+  std::uint32_t ringbuf_bytes = 0;
+
+  // Host-wide kernel figures.
+  std::optional<std::uint64_t> sec_page_tables_bytes;  // meminfo SecPageTables (6.0+)
+  double reconcile_time_seconds = 0;                   // when they were last read; 0: never
+
+  std::vector<VmEntry> vms;  // live VMs, sorted by (pid, vm)
+
+  // Leaks: totals since the daemon started, and the leaky teardowns within
+  // the retention, oldest first.
+  std::uint64_t teardowns_total = 0;
+  std::uint64_t leak_warnings_total = 0;
+  std::array<std::uint64_t, 4> leaked_pages_total{};  // by core::LeakedPage::What
+  std::vector<LeakEntry> leaks;
+};
+
+// The `vm` label for a process: QEMU's guest name, else "<comm>-<pid>".
+std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid);
+
+// Snake-case names used as label values.
+const char* mmu_type_name(int mmu_type);  // "shadow", "tdp"
+const char* leaf_size_name(int index);    // "4k", "2m", "1g"
+const char* what_name(core::LeakedPage::What what);  // "linked", "nx_tracked", "root", "shadow"
+
+}  // namespace tdpwatch::exporter

@@ -1,0 +1,89 @@
+// The kernel's own figures for each VM (read by the probes from struct kvm,
+// or from KVM's debugfs stats), the model's drift from them, and the host's
+// SecPageTables.  Only figures this kernel exposes are exported: a kernel
+// without tdp_mmu_pages (6.1, 6.15+) has no tdpwatch_vm_kernel_tdp_pages.
+#include <optional>
+#include <string>
+
+#include "exporter/collector.h"
+
+namespace tdpwatch::exporter {
+namespace {
+
+class KernelCollector final : public Collector {
+ public:
+  std::string_view name() const override { return "kernel"; }
+
+  Status collect(const HostSnapshot& s, Families& out) const override {
+    auto tdp = gauge(out, "tdpwatch_vm_kernel_tdp_pages",
+                     "Non-root TDP MMU pages as the kernel counts them (kvm->arch.tdp_mmu_pages, "
+                     "read by the probes; 6.2-6.14)");
+    auto shadow = gauge(out, "tdpwatch_vm_kernel_shadow_pages",
+                        "Shadow MMU pages as the kernel counts them (kvm->arch.n_used_mmu_pages, "
+                        "read by the probes)");
+    auto nx = gauge(out, "tdpwatch_vm_kernel_possible_nx_huge_pages",
+                    "Possible-NX-huge-page list lengths as the kernel counts them, by MMU type "
+                    "(possible_nx_huge_pages[].nr_pages, read by the probes; 6.15+)");
+    auto leaves = gauge(out, "tdpwatch_vm_kernel_leaf_mappings",
+                        "Leaf SPTEs by page size as the kernel counts them (kvm->stat.pages[]: "
+                        "probes, else debugfs pages_4k/2m/1g)");
+    auto splits = gauge(out, "tdpwatch_vm_kernel_nx_lpage_splits",
+                        "Huge pages split for the NX workaround (kvm->stat.nx_lpage_splits: "
+                        "probes, else debugfs)");
+    auto drift = gauge(out, "tdpwatch_vm_drift_pages",
+                       "Model minus kernel, by figure, for each figure the kernel exposes "
+                       "(non-zero: lost events, in-flight changes, or a bug)");
+    for (const VmEntry& v : s.vms) {
+      const VmIdentity& id = v.identity;
+      const KernelFigures& k = v.kernel;
+      const core::VmCounts& c = v.model.counts;
+      auto both = [&](Family& fam, std::optional<std::int64_t> kernel, std::int64_t model,
+                      std::initializer_list<Label> extra, const std::string& figure) {
+        if (!kernel) return;
+        fam.add(vm_labels(id, extra), num(*kernel));
+        drift.add(vm_labels(id, {{"figure", figure}}), num(model - *kernel));
+      };
+      both(tdp, k.tdp_pages, c.tdp_pages_total(), {}, "tdp_pages");
+      both(shadow, k.shadow_pages, c.shadow_pages, {}, "shadow_pages");
+      for (int t = 0; t < core::kNrMmuTypes; ++t) {
+        both(nx, k.possible_nx_huge_pages[t], c.possible_nx_huge_pages[t],
+             {{"mmu_type", mmu_type_name(t)}},
+             std::string("possible_nx_huge_pages_") + mmu_type_name(t));
+      }
+      for (int i = 0; i < core::kNrLeafLevels; ++i) {
+        both(leaves, k.leaf_pages[i], c.leaf_pages[i], {{"size", leaf_size_name(i)}},
+             std::string("leaf_mappings_") + leaf_size_name(i));
+      }
+      if (k.nx_lpage_splits) splits.add(vm_labels(id), num(*k.nx_lpage_splits));
+    }
+    std::int64_t model_pages = 0;
+    for (const VmEntry& v : s.vms) {
+      const core::VmCounts& c = v.model.counts;
+      model_pages += c.tdp_pages_total() + c.roots_valid + c.roots_invalid + c.shadow_pages;
+    }
+    gauge(out, "tdpwatch_host_model_page_table_bytes",
+          "Bytes of MMU page-table pages of every tracked VM, as the model counts them")
+        .add(num(model_pages * 4096));
+    if (s.sec_page_tables_bytes) {
+      gauge(out, "tdpwatch_host_secondary_page_tables_bytes",
+            "Secondary page tables on this host (/proc/meminfo SecPageTables: KVM MMU pages of "
+            "every VM, tracked or not, and IOMMU page tables on newer kernels)")
+          .add(num(*s.sec_page_tables_bytes));
+    }
+    if (s.reconcile_time_seconds > 0) {
+      gauge(out, "tdpwatch_reconcile_last_timestamp_seconds",
+            "When the kernel's figures (debugfs, meminfo, the probes' maps) were last read, "
+            "as Unix time")
+          .add(s.reconcile_time_seconds);
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_kernel_collector() {
+  return std::make_unique<KernelCollector>();
+}
+
+}  // namespace tdpwatch::exporter

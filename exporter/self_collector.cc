@@ -1,0 +1,57 @@
+// The exporter itself: what it is, which probe variant serves each hook, and
+// what went through the ring buffer.  Pre-initialised: every hook has a
+// series even when unserved (value 0), ebpf_exporter-style.
+#include "exporter/collector.h"
+
+namespace tdpwatch::exporter {
+namespace {
+
+class SelfCollector final : public Collector {
+ public:
+  std::string_view name() const override { return "exporter"; }
+
+  Status collect(const HostSnapshot& s, Families& out) const override {
+    gauge(out, "tdpwatch_build_info",
+          "tdpwatch's version and the kernel release it runs on (value 1)")
+        .add({{"version", s.version}, {"kernel", s.kernel_release}}, 1);
+    auto attached = gauge(out, "tdpwatch_probe_attached",
+                          "Attach plan: 1 for the variant serving each hook, or variant=\"none\" "
+                          "and 0 when no variant could attach (bpf/HOOKS.md)");
+    for (const HookAttachment& h : s.plan) {
+      attached.add({{"hook", h.hook}, {"variant", h.variant.empty() ? "none" : h.variant}},
+                   h.variant.empty() ? 0 : 1);
+    }
+    if (!s.lifecycle.empty()) {
+      gauge(out, "tdpwatch_probe_vm_lifecycle_info",
+            "How VM creation and teardown are learned: hooks (probes) or uevents (value 1)")
+          .add({{"source", s.lifecycle}}, 1);
+    }
+    counter(out, "tdpwatch_events_processed_total",
+            "Probe events read from the ring buffer and applied to the model")
+        .add(num(s.events_processed));
+    counter(out, "tdpwatch_events_lost_total",
+            "Probe events the ring buffer refused (full), summed over VMs still tracked by the "
+            "probes")
+        .add(num(s.events_lost));
+    counter(out, "tdpwatch_events_malformed_total",
+            "Ring buffer samples of the wrong size (an ABI mismatch), dropped")
+        .add(num(s.events_malformed));
+    if (s.ringbuf_bytes != 0) {
+      gauge(out, "tdpwatch_ringbuf_size_bytes", "Size of the probes' ring buffer")
+          .add(num(s.ringbuf_bytes));
+    }
+    gauge(out, "tdpwatch_vms", "VMs tracked now").add(num(s.vms.size()));
+    gauge(out, "tdpwatch_snapshot_timestamp_seconds",
+          "When the state exported here was taken from the model, as Unix time")
+        .add(s.time_seconds);
+    return {};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_self_collector() {
+  return std::make_unique<SelfCollector>();
+}
+
+}  // namespace tdpwatch::exporter

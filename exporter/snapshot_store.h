@@ -1,0 +1,34 @@
+// The hand-over point between the event-loop thread (publish) and the HTTP
+// threads (current): one shared_ptr<const HostSnapshot> behind a mutex.  A
+// reader keeps the snapshot it got alive for as long as it needs it; the
+// publisher never waits for a scrape.
+//
+// Thread safety: every member is safe to call from any thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "exporter/host_snapshot.h"
+
+namespace tdpwatch::exporter {
+
+class SnapshotStore {
+ public:
+  void publish(std::shared_ptr<const HostSnapshot> snapshot) {
+    std::lock_guard lock(mu_);
+    snapshot_.swap(snapshot);  // the old one is released outside the lock, below
+  }
+  // nullptr until the first publish.
+  std::shared_ptr<const HostSnapshot> current() const {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const HostSnapshot> snapshot_;
+};
+
+}  // namespace tdpwatch::exporter

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# build-initramfs.sh KERNEL_DIR BIN_DIR OUT
+#
+# Builds the nested bed's initramfs (gzip'd newc cpio) for one kernel of the
+# cache that scripts/kernels/fetch-debian-kernels.sh lays out:
+#   /bin/busybox          busybox-static, a real file (applets linked at boot)
+#   /bin/tdpwatchd        the daemon (debug info stripped), with its shared
+#                         libraries and the dynamic loader (from ldd)
+#   /bin/tdpw_test_vmm    the test VMM (static)
+#   /bin/bpftool          when the host has one: dumps the probes' kernel_truth
+#   /lib/tdpw/*.ko        KERNEL_DIR's modules, decompressed, and modules.load
+#   /init, /tdpw/*.sh     tests/nested/guest/
+# Any missing piece exits non-zero with the reason.
+set -euo pipefail
+
+die() { echo "build-initramfs: error: $*" >&2; exit 1; }
+[ $# -eq 3 ] || die "usage: $0 KERNEL_DIR BIN_DIR OUT"
+kdir=$1 bindir=$2 out=$3
+here=$(cd "$(dirname "$0")" && pwd)
+
+for tool in cpio gzip ldd strip; do
+  command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
+done
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] || die "busybox not found (package busybox-static)"
+busybox=$(readlink -f "$busybox")
+if ldd "$busybox" >/dev/null 2>&1; then die "$busybox is dynamic: install busybox-static"; fi
+[ -f "$kdir/modules.load" ] || die "$kdir/modules.load missing (run scripts/kernels/fetch-debian-kernels.sh)"
+for b in tdpwatchd tdpw_test_vmm; do
+  [ -x "$bindir/$b" ] || die "$bindir/$b not built"
+done
+
+stage=$(mktemp -d /tmp/tdpw-initramfs.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,run,lib/tdpw,tdpw,usr/bin,usr/sbin}
+cp "$busybox" "$stage/bin/busybox"
+
+# copy_with_libs SRC DST: the binary (debug info stripped) and what ldd lists.
+copy_with_libs() {
+  strip --strip-debug -o "$stage/$2" "$1" || die "strip $1"
+  local lib
+  for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*' || true); do
+    [ -e "$stage$lib" ] && continue
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib" || die "cannot copy $lib (needed by $1)"
+  done
+}
+copy_with_libs "$bindir/tdpwatchd" bin/tdpwatchd
+copy_with_libs "$bindir/tdpw_test_vmm" bin/tdpw_test_vmm
+bpftool=$(command -v bpftool || true)
+if [ -n "$bpftool" ]; then copy_with_libs "$(readlink -f "$bpftool")" bin/bpftool; fi
+
+while read -r m; do
+  [ -n "$m" ] || continue
+  [ -f "$kdir/$m" ] || die "$kdir/$m listed in modules.load but missing"
+  cp "$kdir/$m" "$stage/lib/tdpw/$m"
+done <"$kdir/modules.load"
+cp "$kdir/modules.load" "$stage/lib/tdpw/modules.load"
+
+install -m 0755 "$here/guest/init" "$stage/init"
+install -m 0755 "$here"/guest/*.sh "$stage/tdpw/"
+
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "build-initramfs: $out $(( $(stat -c %s "$out") / 1024 )) KiB"

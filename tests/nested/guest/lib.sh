@@ -1,0 +1,292 @@
+# Helpers of the nested bed's guest side (sourced by /init).  busybox sh.
+#
+# Result lines on the console (parsed by tests/nested/run-nested.sh):
+#   TDPW-CHECK <scenario>/<plan> <where> <figure> expected=<kernel> got=<model> PASS|FAIL
+#   TDPW-FAIL <scenario>/<plan> <reason>          anything that is not a comparison
+#   TDPW-SCENARIO <scenario>/<plan> PASS|FAIL ms=<duration>
+#   TDPW-DONE pass=<checks> fail=<failures>
+# "expected" is always the kernel's own figure, "got" the daemon's.
+
+PASSES=0
+FAILS=0
+CTX=boot
+DAEMON_PID=
+STATUS=/tmp/status.json
+
+now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
+log() { echo "TDPW-LOG $CTX $*"; }
+fail() {
+  FAILS=$((FAILS + 1))
+  echo "TDPW-FAIL $CTX $*"
+}
+
+cmdline_param() {
+  for w in $(cat /proc/cmdline); do
+    case $w in "$1="*) echo "${w#*=}" ;; esac
+  done
+}
+
+# check WHERE FIGURE KERNEL MODEL
+check() {
+  if [ "$3" = "$4" ] && [ -n "$3" ]; then
+    PASSES=$((PASSES + 1))
+    echo "TDPW-CHECK $CTX $1 $2 expected=$3 got=$4 PASS"
+  else
+    FAILS=$((FAILS + 1))
+    echo "TDPW-CHECK $CTX $1 $2 expected=$3 got=$4 FAIL"
+  fi
+}
+
+# wait_for PATTERN FILE TIMEOUT_S [PID]: 0 once FILE contains PATTERN; 1 on
+# timeout or once process PID (the writer) is gone without writing it.
+wait_for() {
+  local i=0 n=$(($3 * 10))
+  while ! grep -q -- "$1" "$2" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -ge $n ] && return 1
+    if [ -n "$4" ] && ! kill -0 "$4" 2>/dev/null; then
+      grep -q -- "$1" "$2" 2>/dev/null
+      return
+    fi
+    sleep 0.1
+  done
+  return 0
+}
+
+# Modules in modules.load order; kvm gets KVM_ARGS, kvm-amd npt=1.
+load_modules() {
+  local m args t0
+  t0=$(now_ms)
+  while read -r m; do
+    case $m in
+      kvm-intel.ko | "") continue ;;
+      kvm.ko) args=$KVM_ARGS ;;
+      kvm-amd.ko) args="npt=1" ;;
+      *) args= ;;
+    esac
+    # shellcheck disable=SC2086
+    insmod "/lib/tdpw/$m" $args || { fail "insmod $m $args failed"; return 1; }
+  done </lib/tdpw/modules.load
+  [ -c /dev/kvm ] || { fail "no /dev/kvm after loading the modules"; return 1; }
+  echo "TDPW-TIME modules ms=$(($(now_ms) - t0))"
+  echo "TDPW-KVM tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu 2>/dev/null)" \
+    "npt=$(cat /sys/module/kvm_amd/parameters/npt)" \
+    "nx_huge_pages=$(cat /sys/module/kvm/parameters/nx_huge_pages)"
+}
+
+plan_flags() {
+  case $1 in
+    fentry) echo "" ;;
+    kprobe) echo "--disable-variant fentry,fexit" ;;
+    tp) echo "--disable-variant fentry,fexit,kprobe,kretprobe" ;;
+    *) echo "bad-plan-$1" ;;
+  esac
+}
+
+# daemon_start PLAN [RECORD_FILE]
+daemon_start() {
+  local t0
+  t0=$(now_ms)
+  rm -f $STATUS /tmp/daemon.log
+  # shellcheck disable=SC2046
+  tdpwatchd --interval 0.2 --status-file $STATUS --log.level "${DAEMON_LOG_LEVEL:-info}" \
+    $(plan_flags "$1") ${2:+--record "$2"} $DAEMON_ARGS >/tmp/daemon.out 2>/tmp/daemon.log &
+  DAEMON_PID=$!
+  if ! wait_for "watching;" /tmp/daemon.log 60 $DAEMON_PID ||
+    ! wait_for '"model"' $STATUS 10 $DAEMON_PID; then
+    fail "tdpwatchd did not start watching"
+    sed 's/^/TDPW-DAEMON /' /tmp/daemon.log
+    return 1
+  fi
+  echo "TDPW-TIME $CTX daemon-start ms=$(($(now_ms) - t0))"
+  grep 'plan:' /tmp/daemon.log | sed "s|^|TDPW-PLAN $CTX |"
+}
+
+# daemon_stop: SIGTERM, wait; fails on a non-zero exit or any leak line.
+daemon_stop() {
+  [ -n "$DAEMON_PID" ] || return 0
+  kill -TERM "$DAEMON_PID"
+  wait "$DAEMON_PID"
+  local rc=$?
+  DAEMON_PID=
+  [ $rc = 0 ] || fail "tdpwatchd exited with status $rc"
+  if grep -q 'leak:' /tmp/daemon.log; then
+    fail "tdpwatchd reported a leak"
+    grep 'leak:' /tmp/daemon.log | sed "s|^|TDPW-DAEMON $CTX |"
+  fi
+  grep -E 'VM (created|destroyed)|events processed|recorded' /tmp/daemon.log | sed "s|^|TDPW-DAEMON $CTX |"
+}
+
+# vmm_start NAME ARGS...: starts a VMM holding its VMs until SIGTERM; sets
+# VMM_PID and VMM_DIRS (its debugfs directories, pid-fd).
+vmm_start() {
+  local name=$1
+  shift
+  tdpw_test_vmm "$@" --hold-ms -1 >/tmp/vmm.$name.out 2>&1 &
+  VMM_PID=$!
+  eval "VMM_PID_$name=$VMM_PID"
+  if ! wait_for "vmm holding" /tmp/vmm.$name.out 120 $VMM_PID; then
+    fail "VMM $name did not come up: $(cat /tmp/vmm.$name.out)"
+    return 1
+  fi
+  VMM_DIRS=$(sed -n 's/^vm ready pid=\([0-9]*\) fd=\([0-9]*\).*/\1-\2/p' /tmp/vmm.$name.out)
+  eval "VMM_DIRS_$name=\"$VMM_DIRS\""
+}
+
+# vmm_stop NAME: SIGTERM, wait for its VMs to be destroyed.
+vmm_stop() {
+  local pid
+  eval "pid=\$VMM_PID_$1"
+  kill -TERM "$pid"
+  wait "$pid" || fail "VMM $1 exited with status $?: $(cat /tmp/vmm.$1.out)"
+  grep -q "vmm done" /tmp/vmm.$1.out || fail "VMM $1 did not finish"
+}
+
+# SecPageTables in 4 KiB pages, per-CPU vmstat deltas folded first.
+sec_pages() {
+  echo 1 >/proc/sys/vm/stat_refresh
+  awk '/^SecPageTables:/ {print $2 / 4}' /proc/meminfo
+}
+
+# jget LINE KEY: the first number after "KEY": in LINE ("none" if absent).
+jget() {
+  echo "$1" | awk -v k="\"$2\": " '{
+    i = index($0, k); if (!i) { print "none"; exit }
+    s = substr($0, i + length(k)); sub(/^\[/, "", s)
+    if (match(s, /^-?[0-9]+/)) print substr(s, RSTART, RLENGTH); else print substr(s, 1, 4) }'
+}
+
+# The status document's model line of the VM whose VMM has tgid $1.
+model_line() {
+  grep -E "^ *\{\"vm\": [0-9]+, \"tgid\": $1," $STATUS 2>/dev/null | head -n 1
+}
+
+# model_figures TGID: "tdp 4k 2m 1g nx_shadow nx_tdp shadow roots incons implicit bpf_tdp"
+model_figures() {
+  local l
+  l=$(model_line "$1")
+  [ -n "$l" ] || { echo "absent"; return; }
+  echo "$l" | awk '
+    function num(key,   i, s) {
+      i = index($0, "\"" key "\": "); if (!i) return "none"
+      s = substr($0, i + length(key) + 4); if (match(s, /^-?[0-9]+/)) return substr(s, RSTART, RLENGTH)
+      return substr(s, 1, 5) }
+    {
+    nx = "none none"; i = index($0, "\"possible_nx_huge_pages\": [")
+    if (i) { s = substr($0, i + 27); match(s, /^-?[0-9]+, -?[0-9]+/); nx = substr(s, RSTART, RLENGTH); sub(/,/, "", nx) }
+    c = index($0, "\"counters\": {"); bpf = "none"
+    if (c) { s = substr($0, c); j = index(s, "\"tdp_pages\": "); if (j) { s = substr(s, j + 13); match(s, /^-?[0-9]+/); bpf = substr(s, RSTART, RLENGTH) } }
+    print num("tdp_pages"), num("4k"), num("2m"), num("1g"), nx, num("shadow_pages"), num("roots_valid"), num("inconsistencies"), num("implicit"), bpf }'
+}
+
+# kernel_figures DIR: "4k 2m 1g nx_lpage_splits" from debugfs
+kernel_figures() {
+  local d=/sys/kernel/debug/kvm/$1
+  echo "$(cat $d/pages_4k) $(cat $d/pages_2m) $(cat $d/pages_1g) $(cat $d/nx_lpage_splits)"
+}
+
+# The probes' own kernel_truth entry of the VM of tgid $1: tdp_mmu_pages
+# (6.2-6.14 atomic; -1 when the kernel has none to read, e.g. 6.1's list), or "none".
+truth_tdp_mmu_pages() {
+  command -v bpftool >/dev/null || { echo none; return; }
+  bpftool -j map dump name kernel_truth 2>/dev/null | awk -v tgid="$1" '{
+    gsub(/\},\{/, "}\n{"); n = split($0, recs, "\n")
+    for (r = 1; r <= n; r++) if (recs[r] ~ ("\"tgid\":" tgid "[,}]")) {
+      if (match(recs[r], /"tdp_mmu_pages":-?[0-9]+/)) { print substr(recs[r], RSTART + 16, RLENGTH - 16); exit }
+    } print "none" }'
+}
+
+# check_vm WHERE TGID DIR: at a quiescent point, the daemon's figures of one
+# VM equal the kernel's.  The daemon may lag one status interval: wait up to
+# 5 s for the model to reach the kernel's figures, then compare exactly (and
+# re-read the kernel's to prove the point was quiescent).
+check_vm() {
+  local where=$1 tgid=$2 dir=$3 k m t=0 k2
+  # Quiescent: the kernel's figures stable over 0.4 s (zaps of invalidated
+  # roots and RCU frees may still be running after a memslot change).
+  k=$(kernel_figures "$dir")
+  while :; do
+    sleep 0.4
+    k2=$(kernel_figures "$dir")
+    [ "$k" = "$k2" ] && break
+    k=$k2
+    t=$((t + 1))
+    [ $t -ge 25 ] && break
+  done
+  t=0
+  while :; do
+    m=$(model_figures "$tgid")
+    # shellcheck disable=SC2086
+    set -- $m
+    [ "$2 $3 $4 $6" = "$k" ] && break
+    t=$((t + 1))
+    [ $t -ge 25 ] && break
+    sleep 0.2
+  done
+  k2=$(kernel_figures "$dir")
+  [ "$k" = "$k2" ] || fail "$where: kernel figures moved during the check: '$k' then '$k2' (not quiescent)"
+  # shellcheck disable=SC2086
+  set -- $k
+  local k4=$1 k2m=$2 k1g=$3 knx=$4
+  # shellcheck disable=SC2086
+  set -- $m
+  if [ "$1" = absent ]; then
+    fail "$where: the daemon's model has no VM with tgid $tgid"
+    sed 's/^/TDPW-STATUS /' $STATUS
+    return
+  fi
+  check "$where" pages_4k "$k4" "$2"
+  check "$where" pages_2m "$k2m" "$3"
+  check "$where" pages_1g "$k1g" "$4"
+  check "$where" nx_lpage_splits "$knx" "$6"
+  check "$where" possible_nx_shadow 0 "$5"
+  check "$where" shadow_pages 0 "$7"
+  check "$where" inconsistencies 0 "${9}"
+  check "$where" implicit false "${10}"
+  [ "${11}" = none ] || check "$where" bpf_tdp_pages "$1" "${11}"
+  local tr
+  tr=$(truth_tdp_mmu_pages "$tgid")
+  case $tr in
+    none | -1) log "$where: probes' kernel_truth.tdp_mmu_pages unavailable ($tr); model tdp_pages=$1" ;;
+    *) check "$where" kernel_truth.tdp_mmu_pages "$tr" "$1" ;;
+  esac
+  echo "TDPW-FIG $CTX $where tgid=$tgid debugfs=$dir kernel[4k 2m 1g nx]=$k model[tdp 4k 2m 1g nxS nxT shadow roots incons implicit bpf_tdp]=$m"
+}
+
+# check_sec WHERE: the model's TDP+shadow page total equals SecPageTables.
+check_sec() {
+  local sec m t=0
+  while :; do
+    sec=$(sec_pages)
+    m=$(jget "$(grep '"model": {' $STATUS)" tdp_pages_total)
+    [ "$sec" = "$m" ] && break
+    t=$((t + 1))
+    [ $t -ge 25 ] && break
+    sleep 0.2
+  done
+  check "$1" SecPageTables_pages "$sec" "$m"
+}
+
+# check_probes WHERE: nothing lost or malformed.
+check_probes() {
+  local l
+  l=$(grep '"probes": {' $STATUS)
+  check "$1" events_lost 0 "$(jget "$l" events_lost)"
+  check "$1" malformed 0 "$(jget "$l" malformed)"
+  check "$1" leaky_teardowns 0 "$(jget "$l" leaky_teardowns)"
+}
+
+# wait_destroyed N: until the daemon has torn down N VMs (status document).
+wait_destroyed() {
+  local t=0
+  while [ "$(jget "$(grep '"probes": {' $STATUS)" vms_destroyed)" != "$1" ]; do
+    t=$((t + 1))
+    [ $t -ge 50 ] && { fail "daemon saw $(jget "$(grep '"probes": {' $STATUS)" vms_destroyed) VM teardowns, expected $1"; return 1; }
+    sleep 0.2
+  done
+}
+
+# dmesg_warnings: kernel WARNs (e.g. kvm_mmu_uninit_tdp_mmu's leak check).
+dmesg_warnings() {
+  dmesg | grep -c -E 'cut here|WARNING: CPU|BUG:|Oops|leaked' || true
+}
