@@ -3,13 +3,13 @@
 #include <cstdio>
 #include <optional>
 
-#include "daemon/probes/json.h"
+#include "daemon/common/json.h"
 
 namespace tdpwatch::exporter {
 namespace {
 
-using probes::json::boolean;
-using probes::json::quote;
+using json::boolean;
+using json::quote;
 
 std::string n(std::int64_t v) {
   return std::to_string(v);

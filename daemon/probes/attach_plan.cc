@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "daemon/probes/json.h"
+#include "daemon/common/json.h"
 
 namespace tdpwatch::probes {
 namespace {

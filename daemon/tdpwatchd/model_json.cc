@@ -1,12 +1,12 @@
 #include "daemon/tdpwatchd/model_json.h"
 
-#include "daemon/probes/json.h"
+#include "daemon/common/json.h"
 
 namespace tdpwatch::tdpwatchd {
 namespace {
 
-using probes::json::boolean;
-using probes::json::quote;
+using json::boolean;
+using json::quote;
 
 std::string counters_json(const tdpw_vm_counters& c) {
   std::uint64_t events = 0, dropped = 0;

@@ -1,5 +1,7 @@
 #include "daemon/tdpwatchd/summary.h"
 
+#include "daemon/common/json.h"
+
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -7,22 +9,7 @@
 namespace tdpwatch::tdpwatchd {
 namespace {
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using json::quote;
 
 std::string opt_quote(const std::optional<std::string>& s) {
   return s ? quote(*s) : "null";

@@ -1,11 +1,11 @@
-// Tiny JSON writing helpers for the probe report and the plan.
+// Tiny JSON writing helpers (the daemon writes its few JSON documents by hand).
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <string_view>
 
-namespace tdpwatch::probes::json {
+namespace tdpwatch::json {
 
 inline std::string quote(std::string_view s) {
   std::string out = "\"";
@@ -28,4 +28,4 @@ inline const char* boolean(bool b) {
   return b ? "true" : "false";
 }
 
-}  // namespace tdpwatch::probes::json
+}  // namespace tdpwatch::json
