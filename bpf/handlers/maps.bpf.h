@@ -93,6 +93,24 @@ struct {
 } vm_of_tgid SEC(".maps");
 
 /*
+ * Per CPU: the thread that last worked on a known VM here, and that VM.
+ * kvm_tdp_mmu_spte_changed has no struct kvm, and TDP MMU work also runs in
+ * threads whose tgid names no VM (6.1's kvm-nx-lpage-recovery kthread): the
+ * SPTE events that handle_removed_pt() emits right after the zap tracepoint
+ * of their table belong to that table's VM.
+ */
+struct tdpw_cpu_vm {
+	__u64 pid_tgid;
+	__u64 vm;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tdpw_cpu_vm);
+} cpu_vm SEC(".maps");
+
+/*
  * kprobe -> kretprobe hand-over of arguments, keyed by
  * pid_tgid | hook << 56 (pid_tgid never uses the top byte).
  */

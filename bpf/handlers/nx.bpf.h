@@ -32,6 +32,7 @@ static __always_inline int tdpw_handle_nx(struct kvm *kvm, struct kvm_mmu_page *
 
 	if (!kvm || !sp || !tdpw_vm_wanted(key))
 		return 0;
+	tdpw_note_cpu_vm(key);
 	tdpw_read_sp(sp, &info);
 	if (track && info.tdp && tdpw_kernel_is_61())
 		return 0;

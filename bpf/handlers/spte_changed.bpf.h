@@ -24,7 +24,7 @@ static __always_inline int tdpw_handle_spte_changed(int as_id, __u64 gfn, int le
 						    __u64 old_spte, __u64 new_spte)
 {
 	__u32 tgid = tdpw_current_tgid();
-	__u64 key = tdpw_current_vm_key(tgid);
+	__u64 key = tdpw_spte_vm_key(tgid);
 	struct tdpw_vm_counters *c;
 	struct tdpw_event *ev;
 

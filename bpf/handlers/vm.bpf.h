@@ -28,6 +28,32 @@ static __always_inline __u64 tdpw_current_vm_key(__u32 tgid)
 	return tgid;
 }
 
+/* Notes that the current thread is working on VM `key` on this CPU. */
+static __always_inline void tdpw_note_cpu_vm(__u64 key)
+{
+	__u32 zero = 0;
+	struct tdpw_cpu_vm *c = bpf_map_lookup_elem(&cpu_vm, &zero);
+
+	if (c) {
+		c->pid_tgid = bpf_get_current_pid_tgid();
+		c->vm = key;
+	}
+}
+
+/*
+ * The VM of an SPTE event: the one this very thread last worked on here
+ * (zap_page, nx), else by tgid.  Per-CPU array lookups are inlined.
+ */
+static __always_inline __u64 tdpw_spte_vm_key(__u32 tgid)
+{
+	__u32 zero = 0;
+	struct tdpw_cpu_vm *c = bpf_map_lookup_elem(&cpu_vm, &zero);
+
+	if (c && c->pid_tgid == bpf_get_current_pid_tgid())
+		return c->vm;
+	return tdpw_current_vm_key(tgid);
+}
+
 /* The VM that owns sp (page_owner), else the current one (counted as an owner miss). */
 static __always_inline __u64 tdpw_page_vm_key(__u64 sp, __u32 tgid)
 {

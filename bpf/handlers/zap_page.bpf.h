@@ -25,6 +25,7 @@ static __always_inline int tdpw_handle_zap_page(struct kvm_mmu_page *sp)
 	struct tdpw_sp_info info;
 	__s32 root_count;
 
+	tdpw_note_cpu_vm(key);
 	if (!tdpw_vm_wanted(key))
 		return 0;
 	tdpw_read_sp(sp, &info);
