@@ -62,7 +62,7 @@ echo "run-nested: booting $(readlink "$kdir" || echo "$family") (limit ${limit} 
 t1=$(date +%s.%N)
 set +e
 # stdin from /dev/null: -nographic would otherwise take the terminal.
-timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 2G \
+timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel "tcg,thread=${TDPW_NESTED_TCG_THREAD:-multi}" -cpu EPYC -smp "${TDPW_NESTED_SMP:-2}" -m 2G \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
   -append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E 'TDPW-(BEGIN|SCENARIO|FAIL|DONE|TIME|BOOTED|KVM)|FAIL$|Kernel panic'
 qrc=${PIPESTATUS[0]}
