@@ -15,6 +15,7 @@ void Model::apply(const Event& ev) {
     case TDPW_EV_VM_CREATE: {
       forget_destroyed(ev.vm);
       if (auto it = vms_.find(ev.vm); it != vms_.end()) {
+        if (it->second->adopt_create(ev.tgid)) return;  // a late VM_CREATE: same life
         // Its VM_DESTROY was lost: close the old life before the new one.
         teardowns_.push_back(it->second->teardown(index));
       }

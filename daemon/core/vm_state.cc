@@ -65,6 +65,13 @@ void VmState::apply(const Event& ev, std::uint64_t event_index) {
   }
 }
 
+bool VmState::adopt_create(std::uint32_t tgid) {
+  if (!implicit_) return false;
+  implicit_ = false;
+  if (tgid != 0) tgid_ = tgid;
+  return true;
+}
+
 // ---- handle_changed_spte() ------------------------------------------------
 
 void VmState::on_spte_changed(const Event& ev) {

@@ -21,6 +21,10 @@ class VmState {
 
   void apply(const Event& ev, std::uint64_t event_index);
   LeakRecord teardown(std::uint64_t event_index) const;
+  // A VM_CREATE for a VM first seen without one (implicit): the create came
+  // late (uevents race the ring buffer; a VM may allocate pages before KVM
+  // announces it), so it is the same life.  False if the VM was not implicit.
+  bool adopt_create(std::uint32_t tgid);
 
   VmSnapshot snapshot() const;
   std::vector<PageView> pages() const;

@@ -124,6 +124,20 @@ TEST(Lifecycle, EventsAfterDestroyAndUnknownTypes) {
   EXPECT_EQ(tdp(m, 3), 1);
 }
 
+// KVM may allocate pages before its create uevent is read: a VM_CREATE for a
+// VM first seen without one continues that life, it does not end it.
+TEST(Lifecycle, LateCreateAdoptsTheImplicitVm) {
+  Model m;
+  const std::uint64_t tgid_key = 9118;
+  m.apply(events::shadow_get(tgid_key, page(0, 0x10, 4, 0, 0xffff888000777000), true));
+  m.apply(events::vm_create(tgid_key, 9118));
+  EXPECT_TRUE(m.teardowns().empty());
+  auto snap = m.snapshot(tgid_key);
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_FALSE(snap->implicit);
+  EXPECT_EQ(snap->counts.shadow_pages, 1);
+}
+
 TEST(Lifecycle, LostDestroyClosesTheOldLife) {
   Model m;
   m.apply(events::vm_create(kVm, kTgid));
