@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -145,6 +146,11 @@ RunResult run(const std::vector<std::string>& argv, milliseconds timeout,
   Process p = Process::spawn(argv, before_exec);
   const auto status = p.wait(timeout);
   return RunResult{status.value_or(-1), p.out(), p.err()};
+}
+
+std::string binary(const char* env, const char* built) {
+  const char* v = std::getenv(env);
+  return v != nullptr && *v != '\0' ? v : built;
 }
 
 }  // namespace tdpwatch::host_test

@@ -70,6 +70,10 @@ struct RunResult {
 };
 
 // Spawns, waits up to `timeout`, and collects the output.
+// A test binary's path: $env when set and non-empty (e.g. installed binaries
+// in the nested QEMU bed), else the one CMake built.
+std::string binary(const char* env, const char* built);
+
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
               const std::function<bool()>& before_exec = {});
 

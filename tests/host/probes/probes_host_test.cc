@@ -33,10 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string binary(const char* env, const char* built) {
-  const char* v = std::getenv(env);
-  return v != nullptr && *v != '\0' ? v : built;
-}
 const std::string kDaemon = binary("TDPW_TDPWATCHD", TDPW_TDPWATCHD_PATH);
 const std::string kVmm = binary("TDPW_TEST_VMM", TDPW_TEST_VMM_PATH);
 
