@@ -23,8 +23,10 @@ static __always_inline bool tdpw_spte_links_table(int level, __u64 old_spte, __u
 static __always_inline int tdpw_handle_spte_changed(int as_id, __u64 gfn, int level,
 						    __u64 old_spte, __u64 new_spte)
 {
-	__u32 tgid = tdpw_current_tgid();
-	__u64 key = tdpw_spte_vm_key(tgid);
+	/* One helper call serves both the tgid and the per-CPU context match. */
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u64 key = tdpw_spte_vm_key(pid_tgid);
 	struct tdpw_vm_counters *c;
 	struct tdpw_event *ev;
 

@@ -44,14 +44,14 @@ static __always_inline void tdpw_note_cpu_vm(__u64 key)
  * The VM of an SPTE event: the one this very thread last worked on here
  * (zap_page, nx), else by tgid.  Per-CPU array lookups are inlined.
  */
-static __always_inline __u64 tdpw_spte_vm_key(__u32 tgid)
+static __always_inline __u64 tdpw_spte_vm_key(__u64 pid_tgid)
 {
 	__u32 zero = 0;
 	struct tdpw_cpu_vm *c = bpf_map_lookup_elem(&cpu_vm, &zero);
 
-	if (c && c->pid_tgid == bpf_get_current_pid_tgid())
+	if (c && c->pid_tgid == pid_tgid)
 		return c->vm;
-	return tdpw_current_vm_key(tgid);
+	return tdpw_current_vm_key(pid_tgid >> 32);
 }
 
 /* The VM that owns sp (page_owner), else the current one (counted as an owner miss). */
