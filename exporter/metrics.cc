@@ -2,11 +2,11 @@
 
 #include <chrono>
 #include <exception>
-#include <sstream>
 #include <utility>
 
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+
+#include "exporter/text_format.h"
 
 namespace tdpwatch::exporter {
 
@@ -72,11 +72,14 @@ std::vector<prometheus::MetricFamily> MetricsCollectable::render(
   return out;
 }
 
-std::string serialize(std::vector<prometheus::MetricFamily> families) {
-  std::erase_if(families, [](const prometheus::MetricFamily& f) { return f.metric.empty(); });
-  std::ostringstream text;
-  prometheus::TextSerializer().Serialize(text, families);
-  return text.str();
+std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
+  std::string text;
+  // ~72 bytes per series in practice; one allocation instead of ~20 doublings.
+  std::size_t series = 0;
+  for (const auto& f : families) series += f.metric.size();
+  text.reserve(series * 80 + families.size() * 160);
+  append_text_format(families, text);
+  return text;
 }
 
 }  // namespace tdpwatch::exporter

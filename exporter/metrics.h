@@ -48,8 +48,8 @@ class MetricsCollectable final : public prometheus::Collectable {
   MetricsConfig config_;
 };
 
-// The text exposition format (0.0.4), via prometheus::TextSerializer.  Families
+// The text exposition format (0.0.4) (exporter/text_format.h).  Families
 // without samples are left out.
-std::string serialize(std::vector<prometheus::MetricFamily> families);
+std::string serialize(const std::vector<prometheus::MetricFamily>& families);
 
 }  // namespace tdpwatch::exporter

@@ -51,6 +51,28 @@ void BM_Scrape(benchmark::State& state) {
 }
 BENCHMARK(BM_Scrape)->Unit(benchmark::kMillisecond);
 
+// The two halves of a scrape: the collectors building metric families, and
+// the text format (exporter/text_format.h) writing them.
+void BM_Collect(benchmark::State& state) {
+  const auto snapshot = std::make_shared<HostSnapshot>(fixtures::synthetic(vm_count()));
+  const MetricsCollectable metrics(nullptr, default_collectors());
+  for (auto _ : state) {
+    auto families = metrics.render(snapshot.get());
+    benchmark::DoNotOptimize(families.data());
+  }
+}
+BENCHMARK(BM_Collect)->Unit(benchmark::kMillisecond);
+
+void BM_Serialize(benchmark::State& state) {
+  const auto snapshot = std::make_shared<HostSnapshot>(fixtures::synthetic(vm_count()));
+  const auto families = MetricsCollectable(nullptr, default_collectors()).render(snapshot.get());
+  for (auto _ : state) {
+    const std::string text = serialize(families);
+    benchmark::DoNotOptimize(text.data());
+  }
+}
+BENCHMARK(BM_Serialize)->Unit(benchmark::kMillisecond);
+
 // Building the snapshot itself is the event loop's cost, not the scrape's:
 // copying N VMs' state.
 void BM_CopySnapshot(benchmark::State& state) {
