@@ -198,6 +198,7 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
 
   // Attach only the plan's programs.
   for (const auto& [prog_name, hp] : wanted) {
+    if (!options.attach) break;
     bpf_program* p = bpf_object__find_program_by_name(obj, prog_name.c_str());
     const Variant v = *hp->chosen;
     bpf_link* link = nullptr;

@@ -32,6 +32,7 @@ struct LoaderOptions {
   std::uint32_t target_tgid = 0;    // 0: every process
   bool emit_spte_events = true;     // SPTE events into the ring (counters are kept anyway)
   std::string kallsyms = "/proc/kallsyms";  // for the page_offset_base_addr knob
+  bool attach = true;  // false: load (verify) only, as the fallback chain does (load_fallback.h)
 };
 
 struct AttachedProgram {

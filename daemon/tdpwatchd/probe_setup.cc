@@ -20,7 +20,8 @@ Result<ProbedPlan> probe_and_plan(const Options& options) {
   if (!probe) return probe.error();
   ProbedPlan out;
   out.report = probe->report();
-  auto plan = probes::make_plan(out.report, probes::PlanSwitches{*disabled, options.strict});
+  out.switches = probes::PlanSwitches{*disabled, options.strict};
+  auto plan = probes::make_plan(out.report, out.switches);
   if (!plan) return plan.error();
   out.plan = std::move(*plan);
   return out;

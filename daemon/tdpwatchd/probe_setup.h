@@ -11,6 +11,7 @@ namespace tdpwatch::tdpwatchd {
 
 struct ProbedPlan {
   probes::ProbeReport report;
+  probes::PlanSwitches switches;  // from --disable-variant and --strict
   probes::AttachPlan plan;
 };
 

@@ -10,6 +10,7 @@
 
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
+#include "daemon/probes/load_fallback.h"
 #include "daemon/probes/loader.h"
 #include "daemon/replay/writer.h"
 #include "daemon/tdpwatchd/host_check.h"
@@ -83,9 +84,8 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     spdlog::error("{}", probed.error().message);
     return 1;
   }
-  const probes::AttachPlan& plan = probed->plan;
-  log_plan(plan);
-  if (plan.served_count() == 0) {
+  if (probed->plan.served_count() == 0) {
+    log_plan(probed->plan);
     spdlog::error(
         "no hook can attach on this kernel (see `tdpwatchd features`); "
         "--no-probes watches debugfs and meminfo only");
@@ -93,11 +93,21 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = options.ringbuf_bytes;
-  auto loaded = probes::LoadedProbes::load(plan, lo);
-  if (!loaded) {
-    spdlog::error("{}", loaded.error().message);
+  auto chain = probes::load_with_fallback<probes::LoadedProbes>(
+      probed->report, probed->switches, [&lo](const probes::AttachPlan& p, bool attach) {
+        probes::LoaderOptions o = lo;
+        o.attach = attach;
+        return probes::LoadedProbes::load(p, o);
+      });
+  if (!chain) {
+    log_plan(probed->plan);
+    spdlog::error("{}", chain.error().message);
     return 1;
   }
+  for (const std::string& f : chain->fallbacks) spdlog::warn("load: {}", f);
+  const probes::AttachPlan& plan = chain->plan;
+  log_plan(plan);
+  probes::LoadedProbes* loaded = &chain->loaded;
   for (const auto& a : loaded->attached()) spdlog::debug("attached {} to {}", a.program, a.target);
   spdlog::info("probes attached: {} programs, ring buffer {} KiB", loaded->attached().size(),
                loaded->ringbuf_bytes() / 1024);

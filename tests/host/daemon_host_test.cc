@@ -164,7 +164,7 @@ TEST_F(DaemonHostTest, SecPageTablesShowsTheVmsPageTablesWithinTheVmstatLag) {
 }
 
 TEST_F(DaemonHostTest, DaemonLogsVmsComingAndGoingAndStopsOnSigterm) {
-  Process daemon = Process::spawn({kDaemon, "--interval", "0.2"});
+  Process daemon = Process::spawn({kDaemon, "--interval", "0.2", "--web.listen-address", "127.0.0.1:0"});
   ASSERT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "poll:", 10s)) << daemon.err();
   HeldVm vm = start_vmm(1, 16);
   ASSERT_EQ(vm.fds.size(), 1u);

@@ -175,7 +175,8 @@ TEST_F(ProbesHostTest, TracepointModeSeesEveryVmComeAndGoAndMatchesSecPageTables
   const std::string status = "/tmp/tdpw_probes_host_test." + std::to_string(::getpid()) + ".json";
   ::unlink(status.c_str());
   Process daemon = Process::spawn(
-      {kDaemon, "--interval", "0.2", "--status-file", status, "--log.level", "debug"});
+      {kDaemon, "--interval", "0.2", "--status-file", status, "--log.level", "debug",
+       "--web.listen-address", "127.0.0.1:0"});
   ASSERT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "watching;", 20s)) << daemon.err();
   std::this_thread::sleep_for(300ms);
   const long long baseline = sec_page_tables();
