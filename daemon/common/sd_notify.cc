@@ -18,8 +18,9 @@ Status sd_notify_to(std::string_view socket, std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   // An abstract name has no terminating NUL; a path keeps one.
-  const bool abstract = socket.front() == '@';
-  if (socket.size() >= sizeof addr.sun_path || (socket.front() != '/' && !abstract)) {
+  const bool abstract = !socket.empty() && socket.front() == '@';
+  if (socket.empty() || socket.size() >= sizeof addr.sun_path ||
+      (socket.front() != '/' && !abstract)) {
     return Error{where + ": not an absolute path or @abstract socket name"};
   }
   std::memcpy(addr.sun_path, socket.data(), socket.size());
