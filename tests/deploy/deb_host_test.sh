@@ -28,8 +28,9 @@ cleanup() {
   tdpw_cleanup_keep=$TDPW_TMP
   TDPW_TMP=""
   tdpw_cleanup
-  [ "$installed" -eq 1 ] && dpkg --purge tdpwatch >/dev/null 2>&1 || true
+  if [ "$installed" -eq 1 ]; then dpkg --purge tdpwatch >/dev/null 2>&1 || true; fi
   rm -rf "$tdpw_cleanup_keep"
+  return 0
 }
 trap cleanup EXIT
 

@@ -11,7 +11,8 @@ tdpw_cleanup() {
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
-  [ -n "${TDPW_TMP:-}" ] && rm -rf "$TDPW_TMP"
+  if [ -n "${TDPW_TMP:-}" ]; then rm -rf "$TDPW_TMP"; fi
+  return 0
 }
 
 fail() {
