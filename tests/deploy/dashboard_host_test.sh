@@ -28,12 +28,12 @@ bad=$(jq -r '.panels[] | select(.type != "row") | select(.datasource.uid != "${d
 jq -e '[.panels[].id] | length == (unique | length)' "$dashboard" >/dev/null || fail "duplicate panel ids"
 
 "$daemon" --web.listen-address 127.0.0.1:0 --interval 0.5 2>"$TDPW_TMP/daemon.log" &
-TDPW_PIDS+=($!)
+TDPW_PIDS+=("$!")
 eventually 30 grep -qs "watching;" "$TDPW_TMP/daemon.log" || fail "tdpwatchd: $(cat "$TDPW_TMP/daemon.log")"
 port=$(daemon_port "$TDPW_TMP/daemon.log")
 "$vmm" --mem-mib 64 --touch-pages 256 --hold-ms 90000 >"$TDPW_TMP/vmm.out" 2>&1 &
 vmm_pid=$!
-TDPW_PIDS+=($vmm_pid)
+TDPW_PIDS+=("$vmm_pid")
 eventually 20 grep -qs "vmm holding" "$TDPW_TMP/vmm.out" || fail "tdpw_test_vmm: $(cat "$TDPW_TMP/vmm.out")"
 
 start_prometheus "$TDPW_TMP/prom" "$port"

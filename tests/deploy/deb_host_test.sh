@@ -83,7 +83,7 @@ args+=(--web.listen-address=127.0.0.1:0)
 "$src/tests/deploy/run-as-unit.sh" /lib/systemd/system/tdpwatchd.service /usr/bin/tdpwatchd \
   "${args[@]}" 2>"$TDPW_TMP/daemon.log" &
 daemon_pid=$!
-TDPW_PIDS+=($daemon_pid)
+TDPW_PIDS+=("$daemon_pid")
 eventually 60 grep -qs "watching;" "$TDPW_TMP/daemon.log" || fail "installed tdpwatchd: $(cat "$TDPW_TMP/daemon.log")"
 [ "$(readlink /proc/$daemon_pid/exe)" = /run/tdpw-unit-exec ] ||
   fail "pid $daemon_pid is not the sandboxed daemon ($(readlink /proc/$daemon_pid/exe))"

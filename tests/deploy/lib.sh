@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the deploy host tests (sourced): child processes that are killed
 # on exit, waiting helpers, and a Prometheus instant query.
 # Needs curl and jq.
@@ -71,7 +72,7 @@ YML
   PROM_PORT=$(free_port)
   prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$dir/prometheus.log" &
-  TDPW_PIDS+=($!)
+  TDPW_PIDS+=("$!")
   eventually 30 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null ||
     fail "prometheus not ready: $(cat "$dir/prometheus.log")"
 }

@@ -50,8 +50,11 @@ umask_value=$(get UMask)
 runtime_dir=$(get RuntimeDirectory)
 
 export RAU_PROG=$prog RAU_UMASK=${umask_value:-0022} RAU_RUNTIME=$runtime_dir
-export RAU_STRICT=$(get ProtectSystem) RAU_TMP=$(get PrivateTmp) RAU_HOME=$(get ProtectHome)
-export RAU_TUNABLES=$(get ProtectKernelTunables)
+RAU_STRICT=$(get ProtectSystem)
+RAU_TMP=$(get PrivateTmp)
+RAU_HOME=$(get ProtectHome)
+RAU_TUNABLES=$(get ProtectKernelTunables)
+export RAU_STRICT RAU_TMP RAU_HOME RAU_TUNABLES
 exec unshare --mount --propagation private -- bash -euo pipefail -c '
   # A private /run (nothing is created in the host'"'"'s), holding the program.
   mount -t tmpfs -o mode=0755 tmpfs /run
