@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/common/sd_notify.h"
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
 #include "daemon/probes/load_fallback.h"
@@ -46,6 +47,12 @@ void write_status(const std::string& path, const std::string& text) {
   }
 }
 
+// Tells a Type=notify service manager (systemd) what state we are in; a
+// failure is worth a warning, never an exit.
+void notify(const std::string& state) {
+  if (auto s = sd_notify(state); !s) spdlog::warn("sd_notify: {}", s.error().message);
+}
+
 int print_once(const std::string& json) {
   std::fputs(json.c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
@@ -63,7 +70,7 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
   spdlog::info("polling every {} s", options.interval_seconds);
-  for (;;) {
+  for (bool first = true;; first = false) {
     const PollResult poll = watcher.poll();
     log_poll(poll);
     if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
@@ -71,7 +78,9 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
       builder.set_poll(poll, unix_now());
       web->store->publish(builder.build({}, unix_now()));
     }
+    if (first) notify("READY=1\nSTATUS=watching debugfs and meminfo only (no probes)");
     if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
+      notify("STOPPING=1");
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return 0;
     }
@@ -195,7 +204,10 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   };
   tick();
   if (publisher) publisher->publish_now();
+  notify(fmt::format("READY=1\nSTATUS=watching: {} of {} hooks attached ({} programs)",
+                     plan.served_count(), plan.hooks.size(), loaded->attached().size()));
   auto r = loop->run(stop.fd(), std::nullopt, tick);
+  notify("STOPPING=1");
   if (!r) {
     spdlog::error("{}", r.error().message);
     return 1;
