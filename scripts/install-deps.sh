@@ -17,6 +17,8 @@ PACKAGES=(
   # exporter: civetweb headers (its web server), promtool and a real
   # Prometheus server for the exporter's tests
   libcivetweb-dev prometheus
+  # cli: JSON parsing (nlohmann), tmux to drive `tdpwatch watch` in tests
+  nlohmann-json3-dev tmux
 )
 
 missing=()
