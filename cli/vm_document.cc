@@ -125,7 +125,10 @@ ojson vm_document(const json& v) {
 }
 
 ojson daemon_document(const json& doc, const std::string& url) {
-  return {{"url", url}, {"version", str(doc, "version")}, {"time", num(doc, "/time")}};
+  return {{"url", url},
+          {"version", str(doc, "version")},
+          {"time", num(doc, "/time")},
+          {"sec_page_tables_bytes", num(doc, "/sec_page_tables_bytes")}};
 }
 
 ojson leaks_for(const json& doc, const ojson& vm) {

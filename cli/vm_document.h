@@ -23,7 +23,8 @@ using ojson = nlohmann::ordered_json;
 //  "probe_counters": {...}|null, "reconcile": {...}|null}
 ojson vm_document(const nlohmann::json& daemon_vm);
 
-// {"url", "version", "time"} of the daemon's document.
+// {"url", "version", "time", "sec_page_tables_bytes"} of the daemon's
+// document (the last is host-wide /proc/meminfo SecPageTables, or null).
 ojson daemon_document(const nlohmann::json& daemon_doc, const std::string& url);
 
 // Leak records the daemon retained for this VM's process (same pid) or name.
