@@ -41,7 +41,7 @@ nlohmann::json daemon_doc(const exporter::HostSnapshot& s) {
   return nlohmann::json::parse(exporter::render_vms_json(s));
 }
 
-TEST(SnapshotDocument, GoldenForEveryBusyHostVm) {
+TEST(CliSnapshotDocument, GoldenForEveryBusyHostVm) {
   const nlohmann::json doc = daemon_doc(fx::busy_host());
   ASSERT_EQ(doc["vms"].size(), 3u);
   for (std::size_t i = 0; i < doc["vms"].size(); ++i) {
@@ -52,7 +52,7 @@ TEST(SnapshotDocument, GoldenForEveryBusyHostVm) {
   }
 }
 
-TEST(SnapshotDocument, SchemaKeysAndFigures) {
+TEST(CliSnapshotDocument, SchemaKeysAndFigures) {
   const nlohmann::json doc = daemon_doc(fx::busy_host());
   const ojson s = snapshot_document(doc, 0, kUrl, nullptr);
   std::vector<std::string> keys;
@@ -74,7 +74,7 @@ TEST(SnapshotDocument, SchemaKeysAndFigures) {
   EXPECT_TRUE(s["reconcile"].is_null());
 }
 
-TEST(SnapshotDocument, ReconcilerFieldsPassThroughAndMissingFieldsAreNull) {
+TEST(CliSnapshotDocument, ReconcilerFieldsPassThroughAndMissingFieldsAreNull) {
   nlohmann::json doc = daemon_doc(fx::busy_host());
   doc["vms"][0]["reconcile"] = {{"degraded", true}, {"baseline", 12}};
   doc["vms"][1] = {{"vm", "bare"}, {"pid", 1}};  // a daemon that says almost nothing
@@ -88,7 +88,7 @@ TEST(SnapshotDocument, ReconcilerFieldsPassThroughAndMissingFieldsAreNull) {
   EXPECT_NO_THROW((void)render_snapshot(bare));
 }
 
-TEST(SnapshotDocument, LeaksOfTheSameProcessAreShown) {
+TEST(CliSnapshotDocument, LeaksOfTheSameProcessAreShown) {
   nlohmann::json doc = daemon_doc(fx::after_leak());
   ASSERT_FALSE(doc["leaks"]["retained"].empty());
   const auto leaked_pid = doc["leaks"]["retained"][0]["pid"];
@@ -99,7 +99,7 @@ TEST(SnapshotDocument, LeaksOfTheSameProcessAreShown) {
   expect_golden("snapshot-after-leak.txt", render_snapshot(s));
 }
 
-TEST(ListDocument, GoldenAndTable) {
+TEST(CliListDocument, GoldenAndTable) {
   const nlohmann::json doc = daemon_doc(fx::busy_host());
   ojson list = list_document(doc, kUrl);
   EXPECT_EQ(list["schema"], kListSchema);
@@ -119,14 +119,14 @@ exporter::HostSnapshot with_pages(bool included) {
   return s;
 }
 
-TEST(PagesEndpoint, PathParsing) {
+TEST(CliPagesEndpoint, PathParsing) {
   EXPECT_EQ(exporter::parse_pages_path("/api/v1/vms/42/pages"), 42u);
   EXPECT_FALSE(exporter::parse_pages_path("/api/v1/vms/0x2a/pages"));
   EXPECT_FALSE(exporter::parse_pages_path("/api/v1/vms//pages"));
   EXPECT_FALSE(exporter::parse_pages_path("/api/v1/vms"));
 }
 
-TEST(PagesEndpoint, AsksForPagesWaitsForThemAndServesThem) {
+TEST(CliPagesEndpoint, AsksForPagesWaitsForThemAndServesThem) {
   exporter::SnapshotStore store;
   store.publish(std::make_shared<exporter::HostSnapshot>(with_pages(false)));
   const std::uint64_t key = fx::busy_host().vms[0].model.vm;
@@ -153,7 +153,7 @@ TEST(PagesEndpoint, AsksForPagesWaitsForThemAndServesThem) {
   EXPECT_EQ(exporter::serve_pages(store, 1, 60).status, 404);
 }
 
-TEST(PagesEndpoint, NoSnapshotWithPagesInTimeIs503) {
+TEST(CliPagesEndpoint, NoSnapshotWithPagesInTimeIs503) {
   exporter::SnapshotStore store;
   store.publish(std::make_shared<exporter::HostSnapshot>(with_pages(false)));
   EXPECT_EQ(exporter::serve_pages(store, fx::busy_host().vms[0].model.vm, 0.1).status, 503);

@@ -20,7 +20,7 @@ std::size_t match(const std::string& q) {
   return m ? *m : 999;
 }
 
-TEST(VmMatch, ByNameUuidPidDebugfsAndKey) {
+TEST(CliVmMatch, ByNameUuidPidDebugfsAndKey) {
   EXPECT_EQ(match("web-01"), 0u);
   EXPECT_EQ(match("tdpw_test_vmm-5150#2"), 2u);
   EXPECT_EQ(match("1b4e28ba-2fa1-11d2-883f-0016d3cca427"), 0u);  // uuid, any case
@@ -31,7 +31,7 @@ TEST(VmMatch, ByNameUuidPidDebugfsAndKey) {
   EXPECT_EQ(match("4096"), 3u);  // a name wins over a key
 }
 
-TEST(VmMatch, PidWithSeveralVmsIsAmbiguous) {
+TEST(CliVmMatch, PidWithSeveralVmsIsAmbiguous) {
   auto m = match_vm(kVms, "5150");
   ASSERT_FALSE(m);
   EXPECT_EQ(m.failure().code, kExitVmNotFound);
@@ -39,7 +39,7 @@ TEST(VmMatch, PidWithSeveralVmsIsAmbiguous) {
   EXPECT_NE(m.failure().message.find("tdpw_test_vmm-5150#2"), std::string::npos);
 }
 
-TEST(VmMatch, UnknownVmNamesWhatThereIs) {
+TEST(CliVmMatch, UnknownVmNamesWhatThereIs) {
   auto m = match_vm(kVms, "nope");
   ASSERT_FALSE(m);
   EXPECT_EQ(m.failure().code, kExitVmNotFound);

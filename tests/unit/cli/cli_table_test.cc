@@ -9,7 +9,7 @@ namespace {
 
 using Align = Table::Align;
 
-TEST(Table, PadsColumnsAlignsNumbersAndTrimsTrailingBlanks) {
+TEST(CliTable, PadsColumnsAlignsNumbersAndTrimsTrailingBlanks) {
   Table t({{"NAME"}, {"PAGES", Align::kRight}, {"NOTE"}});
   t.add_row({"a", "5", ""});
   t.add_row({"longer-name", "12345", "x"});
@@ -19,7 +19,7 @@ TEST(Table, PadsColumnsAlignsNumbersAndTrimsTrailingBlanks) {
             "longer-name  12345  x\n");
 }
 
-TEST(Table, MissingCellsAreBlankAndWidthCuts) {
+TEST(CliTable, MissingCellsAreBlankAndWidthCuts) {
   Table t({{"A"}, {"B", Align::kRight}});
   t.add_row({"only"});
   EXPECT_EQ(t.render(), "A     B\nonly\n");
@@ -42,7 +42,7 @@ std::vector<std::string> names(const ojson& vms) {
   return out;
 }
 
-TEST(ListSort, EveryKeyOrdersAsDocumented) {
+TEST(CliListSort, EveryKeyOrdersAsDocumented) {
   ojson vms = ojson::array({vm("b", 2, 10, 0, 7), vm("a", 3, 30, 5, 1), vm("c", 1, 20, 20, 9)});
   sort_vms(vms, "pid");
   EXPECT_EQ(names(vms), (std::vector<std::string>{"c", "b", "a"}));
@@ -58,7 +58,7 @@ TEST(ListSort, EveryKeyOrdersAsDocumented) {
   EXPECT_EQ(names(vms), (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST(ListRender, AbsentKernelFiguresShowAsDashAndRatesAppear) {
+TEST(CliListRender, AbsentKernelFiguresShowAsDashAndRatesAppear) {
   ojson vms = ojson::array({vm("a", 3, 30, 5, 1)});
   const std::map<std::int64_t, Rates> rates = {{30, {2.5, 100}}};
   const std::string text = render_list(vms, &rates);
