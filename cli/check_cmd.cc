@@ -53,7 +53,8 @@ int run_check(const CheckOptions& o) {
   if (!probed) {
     std::string message = probed.error().message;
     if (message.rfind("tdpwatchd must run as root", 0) == 0) {
-      message = "check must run as root" + message.substr(std::string("tdpwatchd must run as root").size());
+      message = "check must run as root" +
+                message.substr(std::string("tdpwatchd must run as root").size());
     }
     return report({kExitFailure, message, ""});
   }

@@ -22,11 +22,11 @@ Outcome<nlohmann::json> DaemonClient::get_json(const std::string& path,
   if (r->status != 200) {
     std::string body = r->body;
     while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-    return Failure{kExitFailure,
-                   "the daemon at " + url_.text + " answered " + std::to_string(r->status) +
-                       " to GET " + path + (body.empty() ? "" : ": " + body),
-                   r->status == 503 ? "it has not published a snapshot yet; retry in a moment"
-                                    : ""};
+    return Failure{
+        kExitFailure,
+        "the daemon at " + url_.text + " answered " + std::to_string(r->status) + " to GET " +
+            path + (body.empty() ? "" : ": " + body),
+        r->status == 503 ? "it has not published a snapshot yet; retry in a moment" : ""};
   }
   auto doc = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {

@@ -31,7 +31,8 @@ class DaemonClient {
 
  private:
   explicit DaemonClient(Url url) : url_(std::move(url)) {}
-  Outcome<nlohmann::json> get_json(const std::string& path, std::chrono::milliseconds timeout) const;
+  Outcome<nlohmann::json> get_json(const std::string& path,
+                                   std::chrono::milliseconds timeout) const;
   Url url_;
 };
 

@@ -21,7 +21,7 @@ struct Failure {
 template <class T>
 class [[nodiscard]] Outcome {
  public:
-  Outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}        // NOLINT: implicit
+  Outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}            // NOLINT: implicit
   Outcome(Failure failure) : v_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT
   explicit operator bool() const { return v_.index() == 0; }
   T& operator*() { return std::get<0>(v_); }

@@ -62,7 +62,8 @@ Result<UniqueFd> connect_to(const Url& url, Clock::time_point deadline) {
     out = std::move(fd);
   }
   ::freeaddrinfo(res);
-  if (!out.valid()) return errno_error("cannot connect to " + url.text, err != 0 ? err : ECONNREFUSED);
+  if (!out.valid())
+    return errno_error("cannot connect to " + url.text, err != 0 ? err : ECONNREFUSED);
   return out;
 }
 
@@ -106,7 +107,8 @@ Result<HttpResponse> http_get(const Url& url, const std::string& path,
   const auto deadline = Clock::now() + timeout;
   auto fd = connect_to(url, deadline);
   if (!fd) return fd.error();
-  const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const std::string host =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   const std::string request = "GET " + url.base + path + " HTTP/1.0\r\nHost: " + host + ":" +
                               url.port + "\r\nConnection: close\r\n\r\n";
   for (std::size_t sent = 0; sent < request.size();) {

@@ -26,7 +26,8 @@ int run_list(const GlobalOptions& global, const ListOptions& o) {
   if (!doc) return report(doc.failure());
   ojson list = list_document(*doc, client->url());
   sort_vms(list["vms"], o.sort);
-  const std::string text = o.output == Output::kJson ? list.dump(2) + "\n" : render_list(list["vms"]);
+  const std::string text =
+      o.output == Output::kJson ? list.dump(2) + "\n" : render_list(list["vms"]);
   std::fputs(text.c_str(), stdout);
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }

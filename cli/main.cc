@@ -19,9 +19,10 @@
 namespace tc = tdpwatch::cli;
 
 int main(int argc, char** argv) {
-  CLI::App app{"tdpwatch: per-VM KVM TDP MMU page accounting, from the tdpwatchd daemon or "
-               "offline",
-               "tdpwatch"};
+  CLI::App app{
+      "tdpwatch: per-VM KVM TDP MMU page accounting, from the tdpwatchd daemon or "
+      "offline",
+      "tdpwatch"};
   app.footer(tc::kExitCodesHelp);
   app.require_subcommand(1);
   app.fallthrough();  // --daemon and --log.level after the subcommand too

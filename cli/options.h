@@ -15,6 +15,6 @@ struct GlobalOptions {
 enum class Output { kTable, kJson };
 // For CLI::CheckedTransformer on --output.
 inline const std::map<std::string, Output> kOutputNames = {{"table", Output::kTable},
-                                                          {"json", Output::kJson}};
+                                                           {"json", Output::kJson}};
 
 }  // namespace tdpwatch::cli

@@ -40,8 +40,8 @@ int run_record(const RecordOptions& o) {
   if (!probed) return report({kExitFailure, "record: " + probed.error().message, ""});
   const probes::AttachPlan& plan = probed->plan;
   if (plan.served_count() == 0) {
-    return report({kExitFailure, "record: no hook can attach on this kernel",
-                   "`tdpwatch check` says why"});
+    return report(
+        {kExitFailure, "record: no hook can attach on this kernel", "`tdpwatch check` says why"});
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = o.ringbuf_bytes;
@@ -65,10 +65,11 @@ int run_record(const RecordOptions& o) {
   auto loop = probes::EventLoop::create(*loaded, plan, model, &*writer, lc);
   if (!loop) return report({kExitFailure, "record: " + loop.error().message, ""});
 
-  std::fprintf(stderr, "recording to %s %s\n", o.file.c_str(),
-               o.duration_seconds > 0
-                   ? ("for " + std::to_string(o.duration_seconds) + " s").c_str()
-                   : "until Ctrl-C");
+  if (o.duration_seconds > 0) {
+    std::fprintf(stderr, "recording to %s for %g s\n", o.file.c_str(), o.duration_seconds);
+  } else {
+    std::fprintf(stderr, "recording to %s until Ctrl-C\n", o.file.c_str());
+  }
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (o.duration_seconds > 0) {
     deadline = std::chrono::steady_clock::now() +
@@ -80,13 +81,14 @@ int run_record(const RecordOptions& o) {
     return report({kExitFailure, "record: " + closed.error().message, ""});
   }
   const probes::LoopStats& st = loop->stats();
-  std::printf("recorded %llu events to %s (VMs created %llu, torn down %llu, %llu with leaks; "
-              "events lost %llu)\n",
-              static_cast<unsigned long long>(writer->records_written()), o.file.c_str(),
-              static_cast<unsigned long long>(st.vms_created),
-              static_cast<unsigned long long>(st.vms_destroyed),
-              static_cast<unsigned long long>(st.leaky_teardowns),
-              static_cast<unsigned long long>(st.events_lost));
+  std::printf(
+      "recorded %llu events to %s (VMs created %llu, torn down %llu, %llu with leaks; "
+      "events lost %llu)\n",
+      static_cast<unsigned long long>(writer->records_written()), o.file.c_str(),
+      static_cast<unsigned long long>(st.vms_created),
+      static_cast<unsigned long long>(st.vms_destroyed),
+      static_cast<unsigned long long>(st.leaky_teardowns),
+      static_cast<unsigned long long>(st.events_lost));
   if (st.record_errors > 0) {
     return report({kExitFailure,
                    "record: " + std::to_string(st.record_errors) + " events could not be recorded",

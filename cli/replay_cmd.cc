@@ -12,8 +12,7 @@ void add_replay_command(CLI::App& app, ReplayOptions& o) {
       "replay",
       "Replay a recording through the accounting core offline: per-VM state at its end, "
       "every teardown and leaked page (no daemon, no root needed)");
-  cmd->add_option("FILE", o.file, "a recording (tdpwatch record, tdpwatchd --record)")
-      ->required();
+  cmd->add_option("FILE", o.file, "a recording (tdpwatch record, tdpwatchd --record)")->required();
   cmd->add_option("-o,--output", o.output, "table (default) or json (schema in cli/README.md)")
       ->transform(CLI::CheckedTransformer(kOutputNames, CLI::ignore_case).description(""))
       ->type_name("table|json");

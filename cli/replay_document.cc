@@ -91,7 +91,8 @@ Outcome<ojson> replay_document(const ReplayOptions& o) {
   mo.nx_untrack_events = info.nx_untrack_events;
   mo.root_release_events = o.root_release_events.value_or(info.root_release_events);
   core::Model model(mo);
-  const replay::ReadSummary read = replay::drain(*reader, [&](const Event& ev) { model.apply(ev); });
+  const replay::ReadSummary read =
+      replay::drain(*reader, [&](const Event& ev) { model.apply(ev); });
 
   ojson out;
   out["schema"] = kReplaySchema;
@@ -124,23 +125,31 @@ Outcome<ojson> replay_document(const ReplayOptions& o) {
 }
 
 std::string render_replay(const ojson& r) {
-  std::string out = "Recording " + cell(r, "/file") + ": kernel " +
-                    cell(r, "/recording/kernel_release") + " (era " +
-                    cell(r, "/recording/kernel_era") + "), structure from " +
-                    (r["replayed_with"]["structure_from_spte"].get<bool>() ? "SPTE stream"
-                                                                           : "link events") +
-                    ", root release events " +
-                    (r["replayed_with"]["root_release_events"].get<bool>() ? "yes" : "no") +
-                    "\n" + cell(r, "/events") + " events replayed" +
-                    (r["complete"].get<bool>() ? "" : " (file damaged: " + cell(r, "/error") + ")") +
-                    "\n\n";
-  Table vms({{"LIVE VM KEY"}, {"TGID", Align::kRight}, {"SINCE"}, {"PT PAGES", Align::kRight},
-             {"TDP", Align::kRight}, {"ROOTS", Align::kRight}, {"SHADOW", Align::kRight},
-             {"NX", Align::kRight}, {"4K", Align::kRight}, {"2M", Align::kRight},
-             {"1G", Align::kRight}, {"INCONSISTENCIES", Align::kRight}, {"EVENTS", Align::kRight}});
+  std::string out =
+      "Recording " + cell(r, "/file") + ": kernel " + cell(r, "/recording/kernel_release") +
+      " (era " + cell(r, "/recording/kernel_era") + "), structure from " +
+      (r["replayed_with"]["structure_from_spte"].get<bool>() ? "SPTE stream" : "link events") +
+      ", root release events " +
+      (r["replayed_with"]["root_release_events"].get<bool>() ? "yes" : "no") + "\n" +
+      cell(r, "/events") + " events replayed" +
+      (r["complete"].get<bool>() ? "" : " (file damaged: " + cell(r, "/error") + ")") + "\n\n";
+  Table vms({{"LIVE VM KEY"},
+             {"TGID", Align::kRight},
+             {"SINCE"},
+             {"PT PAGES", Align::kRight},
+             {"TDP", Align::kRight},
+             {"ROOTS", Align::kRight},
+             {"SHADOW", Align::kRight},
+             {"NX", Align::kRight},
+             {"4K", Align::kRight},
+             {"2M", Align::kRight},
+             {"1G", Align::kRight},
+             {"INCONSISTENCIES", Align::kRight},
+             {"EVENTS", Align::kRight}});
   for (const ojson& v : r["vms"]) {
     std::uint64_t incons = 0;
-    for (const auto& [k, n] : v["model"]["inconsistencies"].items()) incons += n.get<std::uint64_t>();
+    for (const auto& [k, n] : v["model"]["inconsistencies"].items())
+      incons += n.get<std::uint64_t>();
     vms.add_row({hex(v["key"].get<std::uint64_t>()), cell(v, "/tgid"),
                  v["since_creation"].get<bool>() ? "creation" : "first seen",
                  cell(v, "/model/page_table_pages"), cell(v, "/model/tdp_pages/total"),
@@ -159,8 +168,13 @@ std::string render_replay(const ojson& r) {
   if (r["teardowns"].empty()) {
     out += "No VM torn down in the recording.\n";
   } else {
-    Table t({{"TEARDOWN VM KEY"}, {"TGID", Align::kRight}, {"EVENT", Align::kRight}, {"RESULT"},
-             {"LINKED", Align::kRight}, {"NX TRACKED", Align::kRight}, {"ROOTS", Align::kRight},
+    Table t({{"TEARDOWN VM KEY"},
+             {"TGID", Align::kRight},
+             {"EVENT", Align::kRight},
+             {"RESULT"},
+             {"LINKED", Align::kRight},
+             {"NX TRACKED", Align::kRight},
+             {"ROOTS", Align::kRight},
              {"SHADOW", Align::kRight}});
     for (const ojson& l : r["teardowns"]) {
       t.add_row({hex(l["key"].get<std::uint64_t>()), cell(l, "/tgid"), cell(l, "/event_index"),
@@ -171,8 +185,12 @@ std::string render_replay(const ojson& r) {
     for (const ojson& l : r["teardowns"]) {
       if (l["clean"].get<bool>()) continue;
       out += "\nLeaked by " + hex(l["key"].get<std::uint64_t>()) + ":\n";
-      Table p({{"WHAT"}, {"GFN", Align::kRight}, {"LEVEL", Align::kRight}, {"ROLE"},
-               {"SP", Align::kRight}, {"PFN", Align::kRight}});
+      Table p({{"WHAT"},
+               {"GFN", Align::kRight},
+               {"LEVEL", Align::kRight},
+               {"ROLE"},
+               {"SP", Align::kRight},
+               {"PFN", Align::kRight}});
       for (const ojson& page : l["pages"]) {
         p.add_row({cell(page, "/what"), hex(page["gfn"].get<std::uint64_t>()), cell(page, "/level"),
                    role::describe(page["role"].get<std::uint32_t>()),

@@ -14,8 +14,9 @@ void add_snapshot_command(CLI::App& app, SnapshotOptions& o) {
       "snapshot",
       "One VM's MMU state from the daemon: TDP pages by level and address space, roots, NX "
       "lists, leaf mappings, shadow pages, the kernel's figures and the drift, leaks");
-  cmd->add_option("VM", o.vm, "the VM: its name (vm label), QEMU uuid, VMM pid, debugfs "
-                              "directory (<pid>-<fd>) or key")
+  cmd->add_option("VM", o.vm,
+                  "the VM: its name (vm label), QEMU uuid, VMM pid, debugfs "
+                  "directory (<pid>-<fd>) or key")
       ->required();
   cmd->add_option("-o,--output", o.output, "table (default) or json (schema in cli/README.md)")
       ->transform(CLI::CheckedTransformer(kOutputNames, CLI::ignore_case).description(""))
@@ -41,8 +42,7 @@ int run_snapshot(const GlobalOptions& global, const SnapshotOptions& o) {
     }
     pages = std::move(*p);
   }
-  const ojson snapshot =
-      snapshot_document(*doc, *index, client->url(), pages ? &*pages : nullptr);
+  const ojson snapshot = snapshot_document(*doc, *index, client->url(), pages ? &*pages : nullptr);
   const std::string text =
       o.output == Output::kJson ? snapshot.dump(2) + "\n" : render_snapshot(snapshot);
   std::fputs(text.c_str(), stdout);

@@ -52,8 +52,8 @@ std::string leaks(const ojson& list) {
   std::string out = "Leaks (teardowns of this process that left pages behind):\n";
   for (const ojson& l : list) {
     out += "  " + cell(l, "/vm") + " at " + cell(l, "/time") + ": linked " +
-           cell(l, "/linked_pages") + ", nx_tracked " + cell(l, "/nx_tracked_pages") +
-           ", roots " + cell(l, "/roots") + ", shadow " + cell(l, "/shadow_pages") + "\n";
+           cell(l, "/linked_pages") + ", nx_tracked " + cell(l, "/nx_tracked_pages") + ", roots " +
+           cell(l, "/roots") + ", shadow " + cell(l, "/shadow_pages") + "\n";
   }
   return out;
 }
@@ -70,7 +70,7 @@ std::string render_pages(const ojson& pages) {
            {"NX"}});
   for (const ojson& p : pages) {
     const bool by_sp = p["sp"].is_number() && p["sp"].get<std::uint64_t>() != 0;
-    std::string nx = p["nx_tracked"].get<bool>() ? "tracked"
+    std::string nx = p["nx_tracked"].get<bool>()      ? "tracked"
                      : p["nx_disallowed"].get<bool>() ? "disallowed"
                                                       : "";
     t.add_row({cell(p, "/mmu"), hex(p["gfn"]), cell(p, "/level"), hex(p["role"]), cell(p, "/as_id"),
@@ -81,8 +81,8 @@ std::string render_pages(const ojson& pages) {
 
 std::string render_snapshot(const ojson& s) {
   std::string out = identity(s) + "\n";
-  Table t({{"FIGURE"}, {"MODEL", Align::kRight}, {"KERNEL", Align::kRight},
-           {"DRIFT", Align::kRight}});
+  Table t(
+      {{"FIGURE"}, {"MODEL", Align::kRight}, {"KERNEL", Align::kRight}, {"DRIFT", Align::kRight}});
   figures(t, s, "tdp pages (non-root)", "/model/tdp_pages/total", "/kernel/tdp_pages",
           "/drift/tdp_pages");
   figures(t, s, "tdp roots valid", "/model/roots/valid", nullptr, nullptr);
@@ -103,8 +103,12 @@ std::string render_snapshot(const ojson& s) {
   figures(t, s, "page-table pages", "/model/page_table_pages", nullptr, nullptr);
   out += t.render() + "\n";
 
-  Table levels({{"TDP PAGES"}, {"L1", Align::kRight}, {"L2", Align::kRight},
-                {"L3", Align::kRight}, {"L4", Align::kRight}, {"L5", Align::kRight}});
+  Table levels({{"TDP PAGES"},
+                {"L1", Align::kRight},
+                {"L2", Align::kRight},
+                {"L3", Align::kRight},
+                {"L4", Align::kRight},
+                {"L5", Align::kRight}});
   const ojson& by_as = s["model"]["tdp_pages"]["by_as_level"];
   for (std::size_t as = 0; as < by_as.size(); ++as) {
     std::vector<std::string> row{"as_id " + std::to_string(as)};
@@ -120,8 +124,8 @@ std::string render_snapshot(const ojson& s) {
   if (s["reconcile"].is_object()) out += "Reconcile: " + object_line(s["reconcile"]) + "\n";
   out += leaks(s.value("leaks", ojson::array()));
   if (s.contains("pages")) {
-    out += "\nTracked pages (" + std::to_string(s["pages"].size()) + "):\n" +
-           render_pages(s["pages"]);
+    out +=
+        "\nTracked pages (" + std::to_string(s["pages"].size()) + "):\n" + render_pages(s["pages"]);
   }
   return out;
 }

@@ -50,9 +50,9 @@ ojson model_part(const json& m) {
     by_as.push_back(levels);
   }
   ojson out;
-  out["tdp_pages"] = {{"total", m.contains("tdp_pages_total") ? num(m, "/tdp_pages_total")
-                                                                : ojson(total)},
-                      {"by_as_level", by_as}};
+  out["tdp_pages"] = {
+      {"total", m.contains("tdp_pages_total") ? num(m, "/tdp_pages_total") : ojson(total)},
+      {"by_as_level", by_as}};
   out["roots"] = {{"valid", num(m, "/roots_valid")}, {"invalid", num(m, "/roots_invalid")}};
   out["possible_nx_huge_pages"] = {{"shadow", num(m, "/possible_nx_huge_pages/shadow")},
                                    {"tdp", num(m, "/possible_nx_huge_pages/tdp")}};
@@ -85,7 +85,8 @@ ojson drift_part(const ojson& m, const ojson& k) {
   out["tdp_pages"] = diff(m["tdp_pages"]["total"], k["tdp_pages"]);
   out["shadow_pages"] = diff(m["shadow_pages"], k["shadow_pages"]);
   out["possible_nx_huge_pages"] = {
-      {"shadow", diff(m["possible_nx_huge_pages"]["shadow"], k["possible_nx_huge_pages"]["shadow"])},
+      {"shadow",
+       diff(m["possible_nx_huge_pages"]["shadow"], k["possible_nx_huge_pages"]["shadow"])},
       {"tdp", diff(m["possible_nx_huge_pages"]["tdp"], k["possible_nx_huge_pages"]["tdp"])}};
   out["leaf_mappings"] = ojson::object();
   for (const char* size : {"4k", "2m", "1g"}) {
@@ -97,9 +98,9 @@ ojson drift_part(const ojson& m, const ojson& k) {
 }  // namespace
 
 ojson vm_document(const json& v) {
-  static const std::set<std::string> kKnown = {"vm",  "pid",      "comm",   "uuid",
-                                               "debugfs", "key", "implicit", "model",
-                                               "kernel", "probe_counters"};
+  static const std::set<std::string> kKnown = {"vm",      "pid",           "comm",     "uuid",
+                                               "debugfs", "key",           "implicit", "model",
+                                               "kernel",  "probe_counters"};
   ojson out;
   out["vm"] = {{"name", str(v, "vm")},
                {"pid", num(v, "/pid")},

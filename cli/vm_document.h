@@ -48,8 +48,8 @@ inline constexpr const char* kListSchema = "tdpwatch.list/v1";
 
 // The whole `snapshot` document for vms[index] of the daemon's document:
 // {"schema", "daemon", ...vm_document..., "leaks", and "pages" when given}.
-ojson snapshot_document(const nlohmann::json& daemon_doc, std::size_t index,
-                        const std::string& url, const nlohmann::json* daemon_pages);
+ojson snapshot_document(const nlohmann::json& daemon_doc, std::size_t index, const std::string& url,
+                        const nlohmann::json* daemon_pages);
 
 // The `list` document: {"schema", "daemon", "vms": [vm_document...]}.
 ojson list_document(const nlohmann::json& daemon_doc, const std::string& url);

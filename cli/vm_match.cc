@@ -70,8 +70,8 @@ Outcome<std::size_t> match_vm(const nlohmann::json& vms, const std::string& quer
     if (found.size() > 1) {
       std::string names;
       for (std::size_t i : found) names += (names.empty() ? "" : ", ") + describe(vms[i]);
-      return Failure{kExitVmNotFound, "'" + query + "' matches " + std::to_string(found.size()) +
-                                          " VMs: " + names,
+      return Failure{kExitVmNotFound,
+                     "'" + query + "' matches " + std::to_string(found.size()) + " VMs: " + names,
                      "name one VM by its name or key"};
     }
   }

@@ -137,10 +137,10 @@ void add_watch_command(CLI::App& app, WatchOptions& o) {
 int run_watch(const GlobalOptions& global, const WatchOptions& o) {
   auto client = DaemonClient::create(global.daemon);
   if (!client) return report(client.failure());
-  UniqueFd sig = signal_fd();
   // The first fetch decides: no daemon, no screen (one error line, exit 3).
   auto doc = client->vms();
   if (!doc) return report(doc.failure());
+  UniqueFd sig = signal_fd();
   RateTracker rates;
   const bool screen = can_draw_screen();
   std::optional<TerminalScreen> term;

@@ -13,8 +13,7 @@ namespace tdpwatch::exporter {
 namespace {
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void append_pages(std::string& out, const char* mmu, std::vector<core::PageView> pages) {
@@ -56,9 +55,9 @@ std::optional<std::uint64_t> parse_pages_path(std::string_view uri) {
 std::string render_pages_json(const VmEntry& vm, double time_seconds) {
   char t[32];
   std::snprintf(t, sizeof t, "%.3f", time_seconds);
-  std::string out = "{\"key\": " + std::to_string(vm.model.vm) + ", \"vm\": " +
-                    json::quote(vm.identity.vm) + ", \"pid\": " +
-                    std::to_string(vm.identity.pid) + ", \"time\": " + t + ",\n \"pages\": [";
+  std::string out =
+      "{\"key\": " + std::to_string(vm.model.vm) + ", \"vm\": " + json::quote(vm.identity.vm) +
+      ", \"pid\": " + std::to_string(vm.identity.pid) + ", \"time\": " + t + ",\n \"pages\": [";
   append_pages(out, "tdp", vm.tdp_page_list);
   append_pages(out, "shadow", vm.shadow_page_list);
   out += "]}\n";

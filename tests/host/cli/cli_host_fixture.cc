@@ -35,7 +35,7 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
 }
 
 void CliHost::SetUpTestSuite() {
-  struct stat st{};
+  struct stat st {};
   if (::geteuid() != 0) {
     setup_error = "needs root (the daemon loads BPF probes)";
     return;

@@ -100,7 +100,8 @@ TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
         const json l = json::parse(r.out, nullptr, false);
         if (l.is_discarded()) return false;
         std::int64_t pages = 0;
-        for (const json& vm : l["vms"]) pages += vm["model"]["page_table_pages"].get<std::int64_t>();
+        for (const json& vm : l["vms"])
+          pages += vm["model"]["page_table_pages"].get<std::int64_t>();
         const auto meminfo = meminfo_sec_page_tables_bytes();
         last = "list: " + std::to_string(pages) + " pages x 4096, daemon SecPageTables " +
                l["daemon"]["sec_page_tables_bytes"].dump() + ", /proc/meminfo " +
@@ -114,8 +115,8 @@ TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
   // The table form carries the same figure.
   const RunResult table = tdpwatch({"snapshot", std::to_string(vm_pid)}, url);
   ASSERT_EQ(table.status, 0) << table.err;
-  EXPECT_TRUE(std::regex_search(table.out, std::regex("shadow pages +" + std::to_string(shadow) +
-                                                      " ")))
+  EXPECT_TRUE(
+      std::regex_search(table.out, std::regex("shadow pages +" + std::to_string(shadow) + " ")))
       << table.out;
 }
 
@@ -125,7 +126,8 @@ TEST_F(CliHost, SnapshotPagesListsEveryCountedShadowPage) {
   ASSERT_EQ(r.status, 0) << r.err;
   const json s = json::parse(r.out);
   ASSERT_TRUE(s["pages"].is_array());
-  EXPECT_EQ(static_cast<std::int64_t>(s["pages"].size()), s["model"]["shadow_pages"].get<std::int64_t>());
+  EXPECT_EQ(static_cast<std::int64_t>(s["pages"].size()),
+            s["model"]["shadow_pages"].get<std::int64_t>());
   for (const json& p : s["pages"]) {
     EXPECT_EQ(p["mmu"], "shadow");
     EXPECT_GE(p["level"].get<int>(), 1);
@@ -168,19 +170,8 @@ TEST_F(CliHost, CheckExitsZeroAndPrintsThePlan) {
       << none.err;
 }
 
-TEST_F(CliHost, RecordThenReplayShowsTheVmCreatedAndTornDownCleanly) {
-  const std::string file = testing::TempDir() + "/cli-host-record.tdpwrec";
-  Process rec = Process::spawn({TDPW_TDPWATCH_PATH, "record", file, "--duration", "8"});
-  ASSERT_TRUE(rec.wait_for_line(Process::Stream::kErr, "recording to", 30s)) << rec.err();
-  Process vmm = Process::spawn(
-      {TDPW_TEST_VMM_PATH, "--mem-mib", "16", "--touch-pages", "256", "--hold-ms", "1000"});
-  const pid_t pid = vmm.pid();
-  const auto vmm_status = vmm.wait(20s);
-  ASSERT_EQ(vmm_status, 0) << vmm.err();
-  const auto rec_status = rec.wait(30s);
-  ASSERT_EQ(rec_status, 0) << rec.err();
-  EXPECT_NE(rec.out().find("recorded "), std::string::npos) << rec.out();
-
+// The replay document of `file` and the teardown of tgid `pid` in it.
+void expect_clean_life_in_recording(const std::string& file, pid_t pid) {
   const RunResult r = tdpwatch({"replay", file, "--output", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const json doc = json::parse(r.out);
@@ -198,9 +189,33 @@ TEST_F(CliHost, RecordThenReplayShowsTheVmCreatedAndTornDownCleanly) {
 
   const RunResult table = tdpwatch({"replay", file});
   ASSERT_EQ(table.status, 0);
-  EXPECT_TRUE(std::regex_search(table.out, std::regex(" " + std::to_string(pid) + " +\\d+ +clean ")))
+  EXPECT_TRUE(
+      std::regex_search(table.out, std::regex(" " + std::to_string(pid) + " +\\d+ +clean ")))
       << table.out;
-  std::filesystem::remove(file);
+}
+
+// Two recordings of one VM's life: one for --duration, one until SIGINT.
+TEST_F(CliHost, RecordThenReplayShowsTheVmCreatedAndTornDownCleanly) {
+  const std::string timed = testing::TempDir() + "/cli-host-timed.tdpwrec";
+  const std::string until_int = testing::TempDir() + "/cli-host-until-int.tdpwrec";
+  Process rec = Process::spawn({TDPW_TDPWATCH_PATH, "record", timed, "--duration", "8"});
+  Process rec_int = Process::spawn({TDPW_TDPWATCH_PATH, "record", until_int});
+  ASSERT_TRUE(rec.wait_for_line(Process::Stream::kErr, "recording to", 30s)) << rec.err();
+  ASSERT_TRUE(rec_int.wait_for_line(Process::Stream::kErr, "until Ctrl-C", 30s)) << rec_int.err();
+  Process vmm = Process::spawn(
+      {TDPW_TEST_VMM_PATH, "--mem-mib", "16", "--touch-pages", "256", "--hold-ms", "1000"});
+  const pid_t pid = vmm.pid();
+  ASSERT_EQ(vmm.wait(20s), 0) << vmm.err();
+  ASSERT_EQ(rec.wait(30s), 0) << rec.err();
+  EXPECT_NE(rec.out().find("recorded "), std::string::npos) << rec.out();
+  rec_int.signal(SIGINT);  // after the timed one ended: the VM's teardown is long applied
+  ASSERT_EQ(rec_int.wait(30s), 0) << rec_int.err();
+  EXPECT_NE(rec_int.out().find("recorded "), std::string::npos) << rec_int.out();
+
+  expect_clean_life_in_recording(timed, pid);
+  expect_clean_life_in_recording(until_int, pid);
+  std::filesystem::remove(timed);
+  std::filesystem::remove(until_int);
 }
 
 }  // namespace

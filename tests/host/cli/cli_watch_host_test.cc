@@ -51,7 +51,8 @@ class Tmux {
 // keeps the shell alive through Ctrl-C (a handler, not SIG_IGN, so watch
 // still gets SIGINT).
 std::string pane_command(const std::string& url) {
-  return "trap true INT; " + std::string(TDPW_TDPWATCH_PATH) + " watch --interval 0.5 --daemon " + url +
+  return "trap true INT; " + std::string(TDPW_TDPWATCH_PATH) + " watch --interval 0.5 --daemon " +
+         url +
          "; echo EXITED-$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo "
          "-e -echo | tr '\\n' ' '; echo; sleep 120";
 }
@@ -60,8 +61,8 @@ void drive(const std::string& url, pid_t vm_pid, const std::vector<std::string>&
   const auto tmux = which("tmux");
   ASSERT_TRUE(tmux) << "tmux not found: install Debian's 'tmux' (sudo ./scripts/install-deps.sh)";
   Tmux t(*tmux);
-  const RunResult started = t.cmd({"new-session", "-d", "-s", "w", "-x", "200", "-y", "40",
-                                   "env", "TERM=xterm", "sh", "-c", pane_command(url)});
+  const RunResult started = t.cmd({"new-session", "-d", "-s", "w", "-x", "200", "-y", "40", "env",
+                                   "TERM=xterm", "sh", "-c", pane_command(url)});
   ASSERT_EQ(started.status, 0) << started.out << started.err;
 
   // The view: our VM, its pid, and its page-table page count.
@@ -70,9 +71,9 @@ void drive(const std::string& url, pid_t vm_pid, const std::vector<std::string>&
       [&] {
         screen = t.screen();
         return screen.find("tdpwatch watch") != std::string::npos &&
-               std::regex_search(screen, std::regex("tdpw_test_vmm-" + std::to_string(vm_pid) +
-                                                    " +" + std::to_string(vm_pid) +
-                                                    " +tdpw_test_vmm +[1-9]"));
+               std::regex_search(screen,
+                                 std::regex("tdpw_test_vmm-" + std::to_string(vm_pid) + " +" +
+                                            std::to_string(vm_pid) + " +tdpw_test_vmm +[1-9]"));
       },
       20s);
   ASSERT_TRUE(shown) << screen;
@@ -91,13 +92,15 @@ void drive(const std::string& url, pid_t vm_pid, const std::vector<std::string>&
   ASSERT_TRUE(exited) << screen;
   EXPECT_NE(screen.find("EXITED-0"), std::string::npos) << screen;
   EXPECT_TRUE(std::regex_search(screen, std::regex("(^|\\s)icanon\\s")))
-      << "line mode not restored:\n" << screen;
-  EXPECT_TRUE(std::regex_search(screen, std::regex("(^|\\s)echo\\s")))
-      << "echo not restored:\n" << screen;
+      << "line mode not restored:\n"
+      << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex("(^|\\s)echo\\s"))) << "echo not restored:\n"
+                                                                       << screen;
   EXPECT_EQ(t.format("#{alternate_on}"), "0") << "alternate screen not left";
   EXPECT_EQ(t.format("#{cursor_flag}"), "1") << "cursor not shown again";
   EXPECT_EQ(screen.find("tdpwatch watch"), std::string::npos)
-      << "the view should be gone with the alternate screen:\n" << screen;
+      << "the view should be gone with the alternate screen:\n"
+      << screen;
 }
 
 TEST_F(CliHost, WatchInTmuxShowsTheVmAndQuitsOnQ) {

@@ -5,10 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
-#include <thread>
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -131,7 +131,8 @@ TEST(CliPagesEndpoint, AsksForPagesWaitsForThemAndServesThem) {
   store.publish(std::make_shared<exporter::HostSnapshot>(with_pages(false)));
   const std::uint64_t key = fx::busy_host().vms[0].model.vm;
   EXPECT_FALSE(store.pages_wanted(fx::kNow));
-  auto reply = std::async(std::launch::async, [&] { return exporter::serve_pages(store, key, 60); });
+  auto reply =
+      std::async(std::launch::async, [&] { return exporter::serve_pages(store, key, 60); });
   // The handler asks for pages; the "publisher" (this thread) sees it.
   for (int i = 0; i < 1000 && !store.pages_wanted(static_cast<double>(std::time(nullptr))); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

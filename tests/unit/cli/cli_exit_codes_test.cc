@@ -63,7 +63,8 @@ TEST(CliExitCodes, UnknownFlagOrMissingArgumentIsUsage) {
   EXPECT_EQ(tdpwatch({"snapshot", "x", "--output", "yaml"}).status, 2);
   r = tdpwatch({"list", "--daemon", "https://127.0.0.1:9977"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "tdpwatch: --daemon https://127.0.0.1:9977: expected http://HOST[:PORT][/PATH]\n");
+  EXPECT_EQ(r.err,
+            "tdpwatch: --daemon https://127.0.0.1:9977: expected http://HOST[:PORT][/PATH]\n");
 }
 
 TEST(CliExitCodes, UnreachableDaemonIsOneLineAndAHint) {
@@ -113,8 +114,8 @@ TEST(CliExitCodes, DamagedRecordingPrintsWhatWasReadThenExits5) {
 }
 
 TEST(CliExitCodes, ReplayOfAFixtureIsZero) {
-  const auto r = tdpwatch(
-      {"replay", std::string(TDPW_FIXTURES_DIR) + "/fixture-6.12-fentry.tdpwrec"});
+  const auto r =
+      tdpwatch({"replay", std::string(TDPW_FIXTURES_DIR) + "/fixture-6.12-fentry.tdpwrec"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("2076 events replayed"), std::string::npos) << r.out;
 }

@@ -28,7 +28,7 @@ TEST(CliVmMatch, ByNameUuidPidDebugfsAndKey) {
   EXPECT_EQ(match("4242-17"), 0u);                               // debugfs dir
   EXPECT_EQ(match("18446612686365003776"), 0u);                  // key, decimal
   EXPECT_EQ(match("0x2000"), 2u);                                // key, hex
-  EXPECT_EQ(match("4096"), 3u);  // a name wins over a key
+  EXPECT_EQ(match("4096"), 3u);                                  // a name wins over a key
 }
 
 TEST(CliVmMatch, PidWithSeveralVmsIsAmbiguous) {
