@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/failure.h"
-#include "daemon/probes/loader.h"
+#include "cli/probe_load.h"
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/probe_setup.h"
 
@@ -59,23 +59,25 @@ int run_check(const CheckOptions& o) {
     return report({kExitFailure, message, ""});
   }
   std::fputs(probes::render_table(probed->report, probed->plan).c_str(), stdout);
-  const probes::AttachPlan& plan = probed->plan;
-  if (plan.served_count() == 0) {
+  if (probed->plan.served_count() == 0) {
     return report({kExitFailure,
                    "tdpwatch cannot run here: no hook can attach on this kernel (reasons above)",
                    ""});
   }
   std::size_t attached = 0;
+  probes::AttachPlan plan;
   {
-    auto loaded = probes::LoadedProbes::load(plan, probes::LoaderOptions{});
+    auto loaded = load_probes(*probed, probes::LoaderOptions{});
     if (!loaded) {
-      return report({kExitFailure, "tdpwatch cannot run here: " + loaded.error().message, ""});
+      return report({kExitFailure, "tdpwatch cannot run here: " + loaded.failure().message, ""});
     }
+    for (const std::string& f : loaded->fallbacks) std::printf("fallback: %s\n", f.c_str());
     std::printf("\nloaded and attached:\n");
-    for (const probes::AttachedProgram& a : loaded->attached()) {
+    for (const probes::AttachedProgram& a : loaded->probes.attached()) {
       std::printf("  %s -> %s\n", a.program.c_str(), a.target.c_str());
     }
-    attached = loaded->attached().size();
+    attached = loaded->probes.attached().size();
+    plan = loaded->plan;
   }  // detached here
   std::printf("detached %zu programs\n", attached);
   std::printf("ok: tdpwatch can run here (%zu of %zu hooks served, VM lifecycle from %s)\n",

@@ -6,9 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/failure.h"
+#include "cli/probe_load.h"
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
-#include "daemon/probes/loader.h"
 #include "daemon/replay/writer.h"
 #include "daemon/tdpwatchd/probe_setup.h"
 #include "daemon/tdpwatchd/stop_signal.h"
@@ -38,15 +38,16 @@ int run_record(const RecordOptions& o) {
   options.disable_variant = o.disable_variant;
   auto probed = tdpwatchd::probe_and_plan(options);
   if (!probed) return report({kExitFailure, "record: " + probed.error().message, ""});
-  const probes::AttachPlan& plan = probed->plan;
-  if (plan.served_count() == 0) {
+  if (probed->plan.served_count() == 0) {
     return report(
         {kExitFailure, "record: no hook can attach on this kernel", "`tdpwatch check` says why"});
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = o.ringbuf_bytes;
-  auto loaded = probes::LoadedProbes::load(plan, lo);
-  if (!loaded) return report({kExitFailure, "record: " + loaded.error().message, ""});
+  auto loaded = load_probes(*probed, lo);
+  if (!loaded) return report({kExitFailure, "record: " + loaded.failure().message, ""});
+  for (const std::string& f : loaded->fallbacks) std::fprintf(stderr, "fallback: %s\n", f.c_str());
+  const probes::AttachPlan& plan = loaded->plan;
 
   replay::RecordingInfo info;
   info.kernel_era = plan.kernel.era;
@@ -62,7 +63,7 @@ int run_record(const RecordOptions& o) {
   core::Model model(plan.model);
   probes::LoopConfig lc;
   lc.interval = std::chrono::seconds(1);
-  auto loop = probes::EventLoop::create(*loaded, plan, model, &*writer, lc);
+  auto loop = probes::EventLoop::create(loaded->probes, plan, model, &*writer, lc);
   if (!loop) return report({kExitFailure, "record: " + loop.error().message, ""});
 
   if (o.duration_seconds > 0) {
