@@ -46,6 +46,10 @@ struct VmEntry {
   core::VmSnapshot model;
   std::optional<tdpw_vm_counters> counters;  // the probes' lossless per-VM counters
   KernelFigures kernel;
+  // The tracked pages themselves (GET /api/v1/vms/<key>/pages), only when
+  // HostSnapshot::pages_included.
+  std::vector<core::PageView> tdp_page_list;     // linked non-root TDP pages
+  std::vector<core::PageView> shadow_page_list;  // live shadow MMU pages
 };
 
 // One hook of the attach plan; variant empty when no variant serves it.
@@ -79,6 +83,10 @@ struct HostSnapshot {
   double reconcile_time_seconds = 0;                   // when they were last read; 0: never
 
   std::vector<VmEntry> vms;  // live VMs, sorted by (pid, vm)
+  // Whether each VmEntry carries its page lists: only while a client asked for
+  // them recently (SnapshotStore::want_pages_until), because copying every
+  // page at each publish costs O(pages) up to ten times a second.
+  bool pages_included = false;
 
   // Leaks: totals since the daemon started, and the leaky teardowns within
   // the retention, oldest first.

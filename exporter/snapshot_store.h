@@ -20,6 +20,17 @@ class SnapshotStore {
     std::lock_guard lock(mu_);
     snapshot_.swap(snapshot);  // the old one is released outside the lock, below
   }
+  // Page lists wanted in the snapshots published until Unix time `until`
+  // (the pages endpoint asks; the publisher reads pages_wanted).  const: a
+  // request channel beside the snapshot, not part of it.
+  void want_pages_until(double until) const {
+    std::lock_guard lock(mu_);
+    if (until > pages_until_) pages_until_ = until;
+  }
+  bool pages_wanted(double now) const {
+    std::lock_guard lock(mu_);
+    return now < pages_until_;
+  }
   // nullptr until the first publish.
   std::shared_ptr<const HostSnapshot> current() const {
     std::lock_guard lock(mu_);
@@ -29,6 +40,7 @@ class SnapshotStore {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const HostSnapshot> snapshot_;
+  mutable double pages_until_ = 0;
 };
 
 }  // namespace tdpwatch::exporter

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exporter/metrics.h"
+#include "exporter/pages_api.h"
 #include "exporter/vms_json.h"
 
 namespace tdpwatch::exporter {
@@ -71,6 +72,7 @@ struct WebServer::Handler final : CivetHandler {
   std::string telemetry_path;
   std::shared_ptr<prometheus::Collectable> metrics;
   std::shared_ptr<const SnapshotStore> store;
+  double pages_wait_seconds = 10.0;
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
     const mg_request_info* req = mg_get_request_info(conn);
@@ -83,6 +85,13 @@ struct WebServer::Handler final : CivetHandler {
         mg_send_http_error(conn, 503, "%s", "no snapshot yet\n");
       } else {
         reply(conn, "application/json", render_vms_json(*snapshot));
+      }
+    } else if (const auto key = parse_pages_path(uri)) {
+      const ApiReply r = serve_pages(*store, *key, pages_wait_seconds);
+      if (r.status == 200) {
+        reply(conn, "application/json", r.body);
+      } else {
+        mg_send_http_error(conn, r.status, "%s", r.body.c_str());
       }
     } else if (uri == "/") {
       reply(conn, "text/html; charset=utf-8", landing_page(telemetry_path));
@@ -138,6 +147,7 @@ Result<std::unique_ptr<WebServer>> WebServer::start(
   web->handler_->telemetry_path = config.telemetry_path;
   web->handler_->metrics = std::move(metrics);
   web->handler_->store = std::move(store);
+  web->handler_->pages_wait_seconds = config.pages_wait_seconds;
   try {
     web->server_ = std::make_unique<CivetServer>(options, &callbacks);
   } catch (const CivetException&) {

@@ -34,6 +34,7 @@ struct WebConfig {
   std::string listen_address = "127.0.0.1:9977";  // host:port, [v6]:port or :port (all)
   std::string telemetry_path = "/metrics";
   int threads = 2;
+  double pages_wait_seconds = 10.0;  // GET /api/v1/vms/<key>/pages (pages_api.h)
 };
 
 class WebServer {

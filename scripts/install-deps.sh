@@ -20,6 +20,8 @@ PACKAGES=(
   # deploy: systemd-analyze, dpkg-shlibdeps (CPack DEB), deb-systemd-helper,
   # and the deploy tests' tools (setpriv/unshare/findmnt, ss, curl, jq)
   systemd dpkg-dev init-system-helpers util-linux mount iproute2 curl jq
+  # cli: JSON parsing (nlohmann), tmux to drive `tdpwatch watch` in tests
+  nlohmann-json3-dev tmux
 )
 
 missing=()

@@ -104,6 +104,11 @@ std::vector<PageView> Model::pages(std::uint64_t vm) const {
   return it == vms_.end() ? std::vector<PageView>{} : it->second->pages();
 }
 
+std::vector<PageView> Model::shadow_pages(std::uint64_t vm) const {
+  auto it = vms_.find(vm);
+  return it == vms_.end() ? std::vector<PageView>{} : it->second->shadow_pages();
+}
+
 std::vector<InconsistencyDetail> Model::inconsistency_details(std::uint64_t vm) const {
   auto it = vms_.find(vm);
   return it == vms_.end() ? std::vector<InconsistencyDetail>{} : it->second->details();

@@ -85,6 +85,8 @@ class Model {
   std::optional<VmSnapshot> snapshot(std::uint64_t vm) const;
   std::vector<VmSnapshot> snapshot_all() const;
   std::vector<PageView> pages(std::uint64_t vm) const;
+  // Live (accounted) shadow MMU pages; pfn 0, level and as_id from the role.
+  std::vector<PageView> shadow_pages(std::uint64_t vm) const;
   std::vector<InconsistencyDetail> inconsistency_details(std::uint64_t vm) const;
 
   // One record per VM_DESTROY, leak or not (empty() when clean), in order.

@@ -537,6 +537,17 @@ std::vector<PageView> VmState::pages() const {
   return out;
 }
 
+std::vector<PageView> VmState::shadow_pages() const {
+  std::vector<PageView> out;
+  out.reserve(shadow_.size());
+  for (const auto& [sp, page] : shadow_) {
+    if (page.flags & kFlagUnlinked) continue;  // zapped, kept only for its NX untrack
+    out.push_back({sp, 0, page.gfn, page.role, role::level(page.role), role::as_id(page.role),
+                   (page.flags & kFlagNxDisallowed) != 0, (page.flags & kFlagNxTracked) != 0});
+  }
+  return out;
+}
+
 LeakRecord VmState::teardown(std::uint64_t event_index) const {
   LeakRecord rec;
   rec.vm = key_;

@@ -28,6 +28,7 @@ class VmState {
 
   VmSnapshot snapshot() const;
   std::vector<PageView> pages() const;
+  std::vector<PageView> shadow_pages() const;
   const std::vector<InconsistencyDetail>& details() const { return details_; }
   const PageStore& store() const { return store_; }
 

@@ -93,6 +93,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
     s->events_malformed = st.malformed;
   }
   if (src.model != nullptr) {
+    s->pages_included = src.with_pages;
     std::vector<core::VmSnapshot> vms = src.model->snapshot_all();
     std::map<std::uint32_t, int> per_tgid;
     for (const core::VmSnapshot& v : vms) ++per_tgid[v.tgid];
@@ -125,6 +126,10 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
           if (!k.leaf_pages[i]) k.leaf_pages[i] = stat(st, names[i]);
         }
         if (!k.nx_lpage_splits) k.nx_lpage_splits = stat(st, "nx_lpage_splits");
+      }
+      if (src.with_pages) {
+        e.tdp_page_list = src.model->pages(v.vm);
+        e.shadow_page_list = src.model->shadow_pages(v.vm);
       }
       e.model = std::move(v);
       s->vms.push_back(std::move(e));

@@ -36,6 +36,7 @@ struct SnapshotSources {
   const probes::EventLoop* loop = nullptr;
   const core::Model* model = nullptr;
   std::uint32_t ringbuf_bytes = 0;
+  bool with_pages = false;  // copy each VM's tracked pages (HostSnapshot::pages_included)
 };
 
 class SnapshotBuilder {

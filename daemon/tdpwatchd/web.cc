@@ -17,6 +17,8 @@ Result<Web> start_web(const Options& options) {
   exporter::WebConfig wc;
   wc.listen_address = options.web_listen_address;
   wc.telemetry_path = options.web_telemetry_path;
+  // The pages endpoint waits for the next publish, at worst one idle --interval.
+  wc.pages_wait_seconds = options.interval_seconds + 5.0;
   auto server = exporter::WebServer::start(wc, web.metrics, web.store);
   if (!server) return server.error();
   web.server = std::move(*server);
@@ -45,7 +47,9 @@ std::chrono::milliseconds Publisher::on_batch() {
 
 void Publisher::publish_now() {
   last_ = std::chrono::steady_clock::now();
-  store_.publish(builder_.build(sources_, unix_now()));
+  SnapshotSources sources = sources_;
+  sources.with_pages = store_.pages_wanted(unix_now());
+  store_.publish(builder_.build(sources, unix_now()));
 }
 
 }  // namespace tdpwatch::tdpwatchd

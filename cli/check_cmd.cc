@@ -1,0 +1,90 @@
+#include "cli/check_cmd.h"
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/failure.h"
+#include "cli/probe_load.h"
+#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/tdpwatchd/probe_setup.h"
+
+namespace tdpwatch::cli {
+namespace {
+
+void print_host(const tdpwatchd::HostReport& r) {
+  std::printf("host: kernel %s\n", r.kernel_release.empty() ? "unknown" : r.kernel_release.c_str());
+  std::printf("host: KVM %s, /dev/kvm %s\n",
+              r.kvm.kvm ? (r.kvm.kvm->builtin ? "built in" : "module") : "not loaded",
+              r.dev_kvm ? "present" : "missing");
+  for (const auto& v : r.kvm.vendors) {
+    std::printf("host: KVM vendor backend %s (%s)\n", v.name.c_str(),
+                v.builtin ? "built in" : "module");
+  }
+  std::printf("host: this host runs the %s\n", r.kvm.mmu_description().c_str());
+  std::printf("host: debugfs %s\n\n", r.debugfs_problem.empty() ? "ok" : r.debugfs_problem.c_str());
+}
+
+}  // namespace
+
+void add_check_command(CLI::App& app, CheckOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "check",
+      "Can tdpwatch run here?  Probe the kernel, print what it offers and the attach plan, "
+      "load and attach the probes, detach.  Exit 0 when it can, 1 with the reason when not "
+      "(needs root)");
+  cmd->add_option("--disable-variant", o.disable_variant,
+                  "never choose these variants (fentry,fexit,kprobe,kretprobe,tp_btf,raw_tp), "
+                  "to check the fallbacks")
+      ->delimiter(',');
+  cmd->add_flag("--strict", o.strict, "fail when any hook has no variant");
+}
+
+int run_check(const CheckOptions& o) {
+  tdpwatchd::Options options;
+  options.disable_variant = o.disable_variant;
+  options.strict = o.strict;
+  auto host = tdpwatchd::check_host(options.paths);
+  if (!host) {
+    return report({kExitFailure, "tdpwatch cannot run here: " + host.error().message, ""});
+  }
+  print_host(*host);
+  auto probed = tdpwatchd::probe_and_plan(options);
+  if (!probed) {
+    std::string message = probed.error().message;
+    if (message.rfind("tdpwatchd must run as root", 0) == 0) {
+      message = "check must run as root" +
+                message.substr(std::string("tdpwatchd must run as root").size());
+    }
+    return report({kExitFailure, message, ""});
+  }
+  std::fputs(probes::render_table(probed->report, probed->plan).c_str(), stdout);
+  if (probed->plan.served_count() == 0) {
+    return report({kExitFailure,
+                   "tdpwatch cannot run here: no hook can attach on this kernel (reasons above)",
+                   ""});
+  }
+  std::size_t attached = 0;
+  probes::AttachPlan plan;
+  {
+    auto loaded = load_probes(*probed, probes::LoaderOptions{});
+    if (!loaded) {
+      return report({kExitFailure, "tdpwatch cannot run here: " + loaded.failure().message, ""});
+    }
+    for (const std::string& f : loaded->fallbacks) std::printf("fallback: %s\n", f.c_str());
+    std::printf("\nloaded and attached:\n");
+    for (const probes::AttachedProgram& a : loaded->probes.attached()) {
+      std::printf("  %s -> %s\n", a.program.c_str(), a.target.c_str());
+    }
+    attached = loaded->probes.attached().size();
+    plan = loaded->plan;
+  }  // detached here
+  std::printf("detached %zu programs\n", attached);
+  std::printf("ok: tdpwatch can run here (%zu of %zu hooks served, VM lifecycle from %s)\n",
+              plan.served_count(), plan.hooks.size(),
+              plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents");
+  for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace tdpwatch::cli

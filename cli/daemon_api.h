@@ -1,0 +1,39 @@
+// The daemon's local JSON API as the CLI uses it: GET /api/v1/vms (the
+// document exporter/vms_json.h describes) and GET /api/v1/vms/<key>/pages
+// (exporter/pages_api.h), parsed with nlohmann::json.  Failures come back as
+// exit-coded Failures: unreachable (3) with a hint to start the daemon or
+// pass --daemon, an unknown VM key (4), anything else (1).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/failure.h"
+#include "cli/http_client.h"
+
+namespace tdpwatch::cli {
+
+// tdpwatchd's documented default (exporter/README.md).
+inline constexpr const char* kDefaultDaemonUrl = "http://127.0.0.1:9977";
+
+class DaemonClient {
+ public:
+  // A bad URL is a usage error (2).
+  static Outcome<DaemonClient> create(const std::string& url);
+
+  Outcome<nlohmann::json> vms() const;
+  Outcome<nlohmann::json> pages(std::uint64_t key) const;
+
+  const std::string& url() const { return url_.text; }
+
+ private:
+  explicit DaemonClient(Url url) : url_(std::move(url)) {}
+  Outcome<nlohmann::json> get_json(const std::string& path,
+                                   std::chrono::milliseconds timeout) const;
+  Url url_;
+};
+
+}  // namespace tdpwatch::cli
