@@ -15,6 +15,7 @@
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/model_json.h"
 #include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/tdpwatchd/reconcile_tick.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
@@ -123,7 +124,10 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
   std::optional<Publisher> publisher;
+  ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
+                          plan.lifecycle == probes::Lifecycle::kHooks);
   probes::LoopConfig lc;
+  lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, *loaded); };
   lc.interval = seconds(options.interval_seconds);
   lc.procfs = options.paths.procfs;
   lc.debugfs = options.paths.debugfs;
@@ -140,7 +144,8 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   }
   if (web != nullptr) {
     publisher.emplace(builder, *web->store,
-                      SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes()});
+                      SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(),
+                                      &reconcile.reconciler()});
   }
 
   Watcher watcher(options.paths);
@@ -180,6 +185,7 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     const PollResult poll = watcher.poll();
     log_poll(poll);
     builder.set_poll(poll, unix_now());
+    reconcile.run(model, *loop, poll, builder);
     if (writer) (void)writer->flush();
     if (!options.status_file.empty()) write_status(options.status_file, document(poll));
   };
