@@ -23,6 +23,22 @@ void from_truth(const tdpw_kernel_truth& t, reconcile::KernelView& k) {
   k.leaf_pages = {present(t.pages_4k), present(t.pages_2m), present(t.pages_1g)};
 }
 
+// to += from, figure by figure; a figure absent in either stays absent.
+void add_truth(const tdpw_kernel_truth& from, tdpw_kernel_truth& to) {
+  auto add = [](__s64 a, __s64& b) {
+    b = a == TDPW_TRUTH_ABSENT || b == TDPW_TRUTH_ABSENT ? TDPW_TRUTH_ABSENT : a + b;
+  };
+  add(from.tdp_mmu_pages, to.tdp_mmu_pages);
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    add(from.possible_nx_huge_pages[m], to.possible_nx_huge_pages[m]);
+  }
+  add(from.n_used_mmu_pages, to.n_used_mmu_pages);
+  add(from.pages_4k, to.pages_4k);
+  add(from.pages_2m, to.pages_2m);
+  add(from.pages_1g, to.pages_1g);
+  add(from.nx_lpage_splits, to.nx_lpage_splits);
+}
+
 std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
   const auto it = s.values.find(name);
   if (it == s.values.end()) return std::nullopt;
@@ -45,11 +61,8 @@ ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, bool keys
 }
 
 void ReconcileTick::discover(core::Model& model, const std::vector<probes::IteratedVm>& iterated) {
-  std::map<std::uint32_t, int> per_tgid;
-  for (const probes::IteratedVm& i : iterated) ++per_tgid[i.tgid];
   std::set<std::uint64_t> unknown;
   for (const probes::IteratedVm& i : iterated) {
-    if (!keys_are_kvm_ && per_tgid[i.tgid] != 1) continue;  // which is which: unknown
     const std::uint64_t key = keys_are_kvm_ ? i.kvm : i.tgid;
     if (model.snapshot(key)) continue;
     // Twice in a row: not a VM whose first events are on their way.
@@ -76,9 +89,8 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop,
   }
   discover(model, iterated);
   const std::vector<core::VmSnapshot> vms = model.snapshot_all();
-  std::map<std::uint32_t, int> model_per_tgid, iter_per_tgid;
+  std::map<std::uint32_t, int> model_per_tgid;
   for (const core::VmSnapshot& v : vms) ++model_per_tgid[v.tgid];
-  for (const probes::IteratedVm& i : iterated) ++iter_per_tgid[i.tgid];
   std::map<std::uint32_t, std::vector<const truth::VmStats*>> debugfs;
   for (const VmView& v : poll.vms) {
     const int tgid = v.identity && v.identity->tgid != 0 ? v.identity->tgid : v.id.pid;
@@ -97,17 +109,34 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop,
     const bool alone = model_per_tgid[v.tgid] == 1;
     if (auto t = loop.truth().find(v.vm); t != loop.truth().end()) {
       from_truth(t->second, k);
-    } else {
-      const auto it = std::find_if(iterated.begin(), iterated.end(), [&](const auto& i) {
-        return TDPW_VM_KEY_IS_KVM_PTR(v.vm) ? i.kvm == v.vm
-                                            : (i.tgid == v.tgid && alone && iter_per_tgid[i.tgid] == 1);
-      });
+    } else if (TDPW_VM_KEY_IS_KVM_PTR(v.vm)) {
+      const auto it = std::find_if(iterated.begin(), iterated.end(),
+                                   [&](const probes::IteratedVm& i) { return i.kvm == v.vm; });
       if (it != iterated.end()) from_truth(it->truth, k);
+    } else if (alone) {
+      // Keyed by tgid, the model's VM stands for every VM of the process.
+      std::optional<tdpw_kernel_truth> sum;
+      for (const probes::IteratedVm& i : iterated) {
+        if (i.tgid != v.tgid) continue;
+        if (!sum) {
+          sum = i.truth;
+        } else {
+          add_truth(i.truth, *sum);
+        }
+      }
+      if (sum) from_truth(*sum, k);
     }
-    if (const auto d = debugfs.find(v.tgid); alone && d != debugfs.end() && d->second.size() == 1) {
+    if (const auto d = debugfs.find(v.tgid);
+        alone && d != debugfs.end() && (d->second.size() == 1 || !TDPW_VM_KEY_IS_KVM_PTR(v.vm))) {
       const char* leaf[] = {"pages_4k", "pages_2m", "pages_1g"};
       for (int i = 0; i < core::kNrLeafLevels; ++i) {
-        if (!k.leaf_pages[i]) k.leaf_pages[i] = stat(*d->second.front(), leaf[i]);
+        if (k.leaf_pages[i]) continue;
+        std::optional<std::int64_t> sum = 0;
+        for (const truth::VmStats* st : d->second) {
+          const auto n = stat(*st, leaf[i]);
+          sum = n && sum ? std::optional<std::int64_t>(*sum + *n) : std::nullopt;
+        }
+        k.leaf_pages[i] = sum;
       }
     }
     if (alone) {

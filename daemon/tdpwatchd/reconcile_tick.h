@@ -4,18 +4,19 @@
 //
 // The kernel's figures of a VM, first found wins per figure:
 //  1. the probes' kernel_truth map (struct kvm * read in the probes);
-//  2. the VM truth iterator (probes::VmTruthIter), matched by struct kvm *,
-//     or, for VMs keyed by tgid (tracepoint-only plans), by tgid when the
-//     process holds exactly one VM and the model has one VM for it;
-//  3. debugfs pages_4k/2m/1g for leaf mappings (same uniqueness rule);
+//  2. the VM truth iterator (probes::VmTruthIter), matched by struct kvm *;
+//     for VMs keyed by tgid (tracepoint-only plans) the model's VM stands for
+//     every VM of the process, so the figures of the process's VMs are summed;
+//  3. debugfs pages_4k/2m/1g for leaf mappings (the VM's directory, or the
+//     sum over the process's directories for tgid keys);
 //  plus the memcg figure (truth/memcg.h) when the VM's process is alone in
 //  its cgroup, and the probes' lossless counters.
 //
 // VMs the iterator lists on two consecutive ticks that the model does not
 // know (older than the daemon, and quiet since) are added to the model as
 // implicit VMs (core::Model::add_implicit), keyed as their events will be:
-// by struct kvm * when VM lifecycle hooks are attached, else by tgid (only
-// when the process holds one VM), so that they get a baseline.
+// by struct kvm * when VM lifecycle hooks are attached, else by tgid, so that
+// they get a baseline.
 //
 // Thread safety: none (the event loop's thread).
 #pragma once

@@ -115,7 +115,9 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
   if (src.loop != nullptr) {
     const probes::LoopStats& st = src.loop->stats();
     s->events_processed = st.events;
-    s->events_lost = st.events_lost;
+    // The probes' stats map: monotonic (the per-VM counters behind
+    // st.events_lost are deleted with their VM, and a _total must not drop).
+    s->events_lost = std::max(st.events_lost, st.ringbuf_drops);
     s->events_malformed = st.malformed;
     s->ringbuf_used_bytes = st.ringbuf_used_bytes;
     s->ringbuf_used_peak_bytes = st.ringbuf_used_peak_bytes;
