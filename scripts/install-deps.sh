@@ -17,6 +17,8 @@ PACKAGES=(
   # exporter: civetweb headers (its web server), promtool and a real
   # Prometheus server for the exporter's tests
   libcivetweb-dev prometheus
+  # host tests that read the JSON API (reconcile)
+  nlohmann-json3-dev
 )
 
 missing=()
