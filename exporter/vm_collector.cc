@@ -69,8 +69,8 @@ class VmCollector final : public Collector {
                               {"uuid", id.uuid},
                               {"debugfs", id.debugfs},
                               {"tracking", !v.reconcile.tracking.empty()
-                                              ? v.reconcile.tracking
-                                              : (v.model.implicit ? "since_seen" : "full")}}),
+                                               ? v.reconcile.tracking
+                                               : (v.model.implicit ? "since_seen" : "full")}}),
                1);
       for (int as = 0; as < core::kNrAddressSpaces; ++as) {
         for (int l = 1; l <= core::kNrLevels; ++l) {

@@ -88,7 +88,7 @@ class VmState {
   std::uint64_t event_index_ = 0;
   int max_spte_level_ = 0;
 
-  VmCounts counts_;     // from events alone
+  VmCounts counts_;       // from events alone
   CountOffsets offsets_;  // set_counts()
   PageStore store_;
   std::vector<std::uint32_t> roles_;  // role words by index (<= 32)

@@ -150,7 +150,8 @@ void EventLoop::State::log_teardowns() {
 void EventLoop::State::drain_ring() {
   if (fill) {
     stats.ringbuf_used_bytes = fill->used();
-    stats.ringbuf_used_peak_bytes = std::max(stats.ringbuf_used_peak_bytes, stats.ringbuf_used_bytes);
+    stats.ringbuf_used_peak_bytes =
+        std::max(stats.ringbuf_used_peak_bytes, stats.ringbuf_used_bytes);
   }
   if (auto n = ring->consume(); !n) spdlog::warn("{}", n.error().message);
   stats.malformed = ring->malformed();

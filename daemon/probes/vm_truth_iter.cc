@@ -61,8 +61,8 @@ Result<std::vector<IteratedVm>> VmTruthIter::read() const {
     have += static_cast<std::size_t>(n);
     if (have < sizeof rec) continue;
     have = 0;
-    const auto it = std::find_if(out.begin(), out.end(),
-                                 [&](const IteratedVm& v) { return v.kvm == rec.kvm; });
+    const auto it =
+        std::find_if(out.begin(), out.end(), [&](const IteratedVm& v) { return v.kvm == rec.kvm; });
     if (it == out.end()) out.push_back({rec.kvm, rec.tgid, rec.truth});
   }
   std::sort(out.begin(), out.end(),

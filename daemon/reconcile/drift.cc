@@ -22,8 +22,8 @@ std::vector<DriftTracker::Report> DriftTracker::update(const std::vector<Figure>
     }
     if (it == diffs_.end()) it = diffs_.emplace(f.name, FigureDrift{f, now, 0, false, 0}).first;
     FigureDrift& d = it->second;
-    const bool same = d.ticks > 0 && d.figure.model - d.figure.kernel == diff &&
-                      d.figure.kernel == f.kernel;
+    const bool same =
+        d.ticks > 0 && d.figure.model - d.figure.kernel == diff && d.figure.kernel == f.kernel;
     if (!same) {
       d.since = now;
       d.ticks = 0;

@@ -23,9 +23,9 @@ struct DriftOptions {
 };
 
 struct FigureDrift {
-  Figure figure;        // as of the last tick
-  double since = 0;     // when this difference, with this kernel value, began
-  int ticks = 0;        // ticks it has lasted
+  Figure figure;     // as of the last tick
+  double since = 0;  // when this difference, with this kernel value, began
+  int ticks = 0;     // ticks it has lasted
   bool confirmed = false;
   std::int64_t reported = 0;  // the difference last reported
 };
@@ -36,8 +36,8 @@ class DriftTracker {
   struct Report {
     Change change;
     Figure figure;
-    std::int64_t was = 0;      // kChanged: the difference reported before
-    double lasted = 0;         // seconds the current difference has lasted
+    std::int64_t was = 0;  // kChanged: the difference reported before
+    double lasted = 0;     // seconds the current difference has lasted
   };
 
   // One tick's figures.  `hold`: differences are tracked but not confirmed

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -13,8 +14,8 @@ std::string changes(const core::VmCounts& before, const core::CountTargets& t) {
   std::string out;
   auto add = [&](const std::string& name, std::int64_t was, const std::optional<std::int64_t>& to) {
     if (!to || *to == was) return;
-    out += (out.empty() ? "" : ", ") + name + " " + std::to_string(was) + " -> " +
-           std::to_string(*to);
+    out +=
+        (out.empty() ? "" : ", ") + name + " " + std::to_string(was) + " -> " + std::to_string(*to);
   };
   add("tdp_pages", before.tdp_pages_total(), t.tdp_pages);
   add("shadow_pages", before.shadow_pages, t.shadow_pages);
@@ -50,8 +51,7 @@ const char* name(Tracking t) {
   return "?";
 }
 
-Reconciler::Reconciler(Options options, LogSink log)
-    : options_(options), log_(std::move(log)) {}
+Reconciler::Reconciler(Options options, LogSink log) : options_(options), log_(std::move(log)) {}
 
 void Reconciler::log(spdlog::level::level_enum level, const std::string& text) const {
   if (log_) {
@@ -73,14 +73,13 @@ void Reconciler::tick(core::Model& model, const std::vector<VmInput>& inputs, do
     reconcile_vm(model, vm, it != by_vm.end() ? *it->second : none, now);
   }
   // VMs gone without a reviewed teardown (their VM_DESTROY went elsewhere).
-  std::erase_if(vms_, [&](const auto& kv) {
-    return std::find(keys.begin(), keys.end(), kv.first) == keys.end();
-  });
+  const std::set<std::uint64_t> live(keys.begin(), keys.end());
+  std::erase_if(vms_, [&](const auto& kv) { return live.count(kv.first) == 0; });
   last_full_ = now;
 }
 
-bool Reconciler::baseline(core::Model& model, std::uint64_t vm, VmStatus& st,
-                          const KernelView& k, bool quiet) {
+bool Reconciler::baseline(core::Model& model, std::uint64_t vm, VmStatus& st, const KernelView& k,
+                          bool quiet) {
   const core::CountTargets t = absolute_targets(k);
   if (!any(t)) return false;
   const core::VmCounts before = model.snapshot(vm)->counts;
@@ -98,8 +97,7 @@ bool Reconciler::baseline(core::Model& model, std::uint64_t vm, VmStatus& st,
   return true;
 }
 
-void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInput& in,
-                              double now) {
+void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInput& in, double now) {
   auto snap = model.snapshot(vm);
   if (!snap) return;
   const KernelView& k = in.kernel;
@@ -144,7 +142,8 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
       ++st.resyncs;
       ++resyncs_total_;
       resynced = true;
-      log(spdlog::level::info, st.who + ": resynced (#" + std::to_string(st.resyncs) + "): " + moved);
+      log(spdlog::level::info,
+          st.who + ": resynced (#" + std::to_string(st.resyncs) + "): " + moved);
     }
   }
 
@@ -167,8 +166,8 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
        st.drift.update(st.figures, now, options_.drift, st.degraded)) {
     const Figure& f = r.figure;
     const std::string values = "model " + std::to_string(f.model) + ", kernel " +
-                               std::to_string(f.kernel) + " (model - kernel = " +
-                               std::to_string(f.model - f.kernel) + ")";
+                               std::to_string(f.kernel) +
+                               " (model - kernel = " + std::to_string(f.model - f.kernel) + ")";
     switch (r.change) {
       case DriftTracker::Change::kConfirmed:
         log(spdlog::level::warn, st.who + ": drift on " + f.name + ": " + values + " for " +
@@ -179,8 +178,8 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
                                      ", was " + std::to_string(r.was));
         break;
       case DriftTracker::Change::kCleared:
-        log(spdlog::level::info, st.who + ": drift on " + f.name + " cleared (was " +
-                                     std::to_string(r.was) + ")");
+        log(spdlog::level::info,
+            st.who + ": drift on " + f.name + " cleared (was " + std::to_string(r.was) + ")");
         break;
     }
   }

@@ -54,7 +54,7 @@ struct VmStatus {
   DriftTracker drift;
 
   // Bookkeeping between ticks.
-  core::CountOffsets baseline;  // kernel figure minus lossless counter at the baseline
+  core::CountOffsets baseline;    // kernel figure minus lossless counter at the baseline
   bool baseline_settled = false;  // taken at a quiescent tick
   bool seen = false;
   std::uint64_t events_seen = 0;

@@ -67,8 +67,12 @@ void ReconcileTick::discover(core::Model& model, const std::vector<probes::Itera
     if (model.snapshot(key)) continue;
     // Twice in a row: not a VM whose first events are on their way.
     if (unknown_.count(key) != 0 && model.add_implicit(key, i.tgid)) {
-      spdlog::info("VM pid={} kvm={:#x}: older than the daemon and quiet since; tracking it",
-                   i.tgid, i.kvm);
+      if (keys_are_kvm_) {
+        spdlog::info("VM pid={} kvm={:#x}: older than the daemon and quiet since; tracking it",
+                     i.tgid, i.kvm);
+      } else {
+        spdlog::info("VMs of pid={}: older than the daemon and quiet since; tracking them", i.tgid);
+      }
       continue;
     }
     unknown.insert(key);
@@ -76,8 +80,8 @@ void ReconcileTick::discover(core::Model& model, const std::vector<probes::Itera
   unknown_ = std::move(unknown);
 }
 
-void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop,
-                        const PollResult& poll, SnapshotBuilder& names) {
+void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const PollResult& poll,
+                        SnapshotBuilder& names) {
   std::vector<probes::IteratedVm> iterated;
   if (iter_) {
     if (auto r = iter_->read()) {
@@ -142,7 +146,8 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop,
     if (alone) {
       auto memcg = truth::read_memcg_page_tables(paths_, static_cast<int>(v.tgid));
       if (memcg) {
-        const bool only_it = !memcg->procs.empty() && std::all_of(memcg->procs.begin(), memcg->procs.end(),
+        const bool only_it = !memcg->procs.empty() &&
+                             std::all_of(memcg->procs.begin(), memcg->procs.end(),
                                          [&](int pid) { return pid == static_cast<int>(v.tgid); });
         if (only_it) k.memcg_page_table_pages = memcg->sec_pagetables_bytes / 4096;
       } else if (!memcg_error_logged_) {

@@ -143,9 +143,9 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     return 1;
   }
   if (web != nullptr) {
-    publisher.emplace(builder, *web->store,
-                      SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(),
-                                      &reconcile.reconciler()});
+    publisher.emplace(
+        builder, *web->store,
+        SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(), &reconcile.reconciler()});
   }
 
   Watcher watcher(options.paths);

@@ -19,9 +19,9 @@
 namespace tdpwatch::truth {
 
 struct MemcgPageTables {
-  std::string cgroup;              // path below the cgroup2 mount ("/machine.slice/...")
+  std::string cgroup;  // path below the cgroup2 mount ("/machine.slice/...")
   std::uint64_t sec_pagetables_bytes = 0;
-  std::vector<int> procs;          // every process of the cgroup and its descendants
+  std::vector<int> procs;  // every process of the cgroup and its descendants
 };
 
 // The cgroup2 mount: <sysfs>/fs/cgroup (unified), else <sysfs>/fs/cgroup/unified (hybrid).

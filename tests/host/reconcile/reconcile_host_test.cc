@@ -70,8 +70,9 @@ struct Daemon {
 };
 
 std::optional<Daemon> start_daemon(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {kDaemon,     "--web.listen-address", "127.0.0.1:0",
-                                   "--interval", "0.5", "--reconcile.grace", "1"};
+  std::vector<std::string> argv = {
+      kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5", "--reconcile.grace",
+      "1"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   Daemon d{Process::spawn(argv), 0};
   const auto serving = d.process.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
@@ -216,7 +217,8 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
     const std::string degraded = "pid=" + std::to_string(p.pid()) + ": " +
                                  v["probe_counters"]["lost"].dump() + " events lost";
     EXPECT_TRUE(d->process.wait_for_line(Process::Stream::kErr, degraded, 5s))
-        << "no degraded warning '" << degraded << "':\n" << d->process.err();
+        << "no degraded warning '" << degraded << "':\n"
+        << d->process.err();
   }
 
   // The counts heal: every VM equals the kernel, and is no longer degraded.
@@ -224,9 +226,8 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
     EXPECT_TRUE(eventually(15s, [&] { return healed(vm_of(vms_api(d->port), p.pid())); }))
         << healed(vm_of(vms_api(d->port), p.pid())).message();
   }
-  EXPECT_TRUE(eventually(5s, [&] {
-    return metric(d->port, "tdpwatch_reconcile_degraded_vms") == 0.0;
-  }));
+  EXPECT_TRUE(
+      eventually(5s, [&] { return metric(d->port, "tdpwatch_reconcile_degraded_vms") == 0.0; }));
   EXPECT_EQ(d->process.err().find("drift on"), std::string::npos) << d->process.err();
 
   // Teardown, with the daemon stopped again so that zaps are lost too.
@@ -242,8 +243,8 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
   // For the record (which events the ring refused varies from run to run).
   const std::string& log = d->process.err();
   std::size_t judged = 0;
-  for (std::size_t at = 0; (at = log.find("teardown judged by the lossless", at)) != std::string::npos;
-       ++at) {
+  for (std::size_t at = 0;
+       (at = log.find("teardown judged by the lossless", at)) != std::string::npos; ++at) {
     ++judged;
   }
   std::cout << "teardowns judged by the lossless counters: " << judged << " of " << vmms.size()
@@ -262,11 +263,15 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
   ASSERT_TRUE(d);
   g_pumped = &d->process;
   for (const Process& p : vmms) {
-    EXPECT_TRUE(eventually(10s, [&] {
-      const json v = vm_of(vms_api(d->port), p.pid());
-      return !v.is_null() && !v["reconcile"].is_null() &&
-             v["reconcile"]["tracking"] == "baseline" && v["implicit"].get<bool>();
-    })) << vm_of(vms_api(d->port), p.pid()).dump(1) << "\n" << d->process.err();
+    EXPECT_TRUE(eventually(10s,
+                           [&] {
+                             const json v = vm_of(vms_api(d->port), p.pid());
+                             return !v.is_null() && !v["reconcile"].is_null() &&
+                                    v["reconcile"]["tracking"] == "baseline" &&
+                                    v["implicit"].get<bool>();
+                           }))
+        << vm_of(vms_api(d->port), p.pid()).dump(1) << "\n"
+        << d->process.err();
     // Quiet VMs: the lossless counters saw nothing, the model equals the kernel.
     const json v = vm_of(vms_api(d->port), p.pid());
     ASSERT_FALSE(v.is_null());

@@ -36,8 +36,9 @@ struct Fixture {
   double now = 1000;
 
   explicit Fixture(DriftOptions drift = {10, 2})
-      : rec(Reconciler::Options{drift},
-            [this](spdlog::level::level_enum l, const std::string& t) { logs.push_back({l, t}); }) {}
+      : rec(Reconciler::Options{drift}, [this](spdlog::level::level_enum l, const std::string& t) {
+          logs.push_back({l, t});
+        }) {}
 
   // The probes saw an event of `type` (counted, and dropped if `lost`).
   void count(int type, bool lost = false) {
