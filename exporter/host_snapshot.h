@@ -104,6 +104,9 @@ struct HostSnapshot {
   bool reconciler = false;
   double reconcile_last_full_seconds = 0;  // last tick that compared every VM; 0: never
   std::uint64_t resyncs_total = 0;
+  // SecPageTables against every VM's pages (plus a host baseline), in pages.
+  std::optional<std::int64_t> host_drift_pages;
+  bool host_drift_confirmed = false;
 
   std::vector<VmEntry> vms;  // live VMs, sorted by (pid, vm)
 

@@ -40,6 +40,16 @@ class ReconcileCollector final : public Collector {
     counter(out, "tdpwatch_reconcile_resyncs_total",
             "VM resyncs after lost events since the daemon started (VMs gone included)")
         .add(num(s.resyncs_total));
+    if (s.host_drift_pages) {
+      gauge(out, "tdpwatch_host_drift_pages",
+            "Every VM's non-root TDP and shadow pages (model) plus the pages SecPageTables held "
+            "apart from them when first compared, minus SecPageTables now")
+          .add(num(*s.host_drift_pages));
+      gauge(out, "tdpwatch_host_drift_confirmed",
+            "1 when tdpwatch_host_drift_pages is real drift (outlived --reconcile.grace with "
+            "SecPageTables stable), else 0")
+          .add(s.host_drift_confirmed ? 1 : 0);
+    }
     if (s.reconcile_last_full_seconds > 0) {
       gauge(out, "tdpwatch_reconcile_last_full_timestamp_seconds",
             "When the reconciler last compared every VM with the kernel, as Unix time")

@@ -126,7 +126,10 @@ std::string render_vms_json(const HostSnapshot& s) {
       (s.ringbuf_used_peak_bytes ? u(*s.ringbuf_used_peak_bytes) : "null") +
       "},\n \"reconcile\": " +
       (s.reconciler ? "{\"last_full\": " + seconds(s.reconcile_last_full_seconds) +
-                          ", \"resyncs_total\": " + u(s.resyncs_total) + "}"
+                          ", \"resyncs_total\": " + u(s.resyncs_total) +
+                          ", \"host_drift_pages\": " + opt(s.host_drift_pages) +
+                          ", \"host_drift_confirmed\": " + boolean(s.host_drift_confirmed) +
+                          "}"
                     : std::string("null")) +
       ",\n \"vms\": [";
   bool first = true;

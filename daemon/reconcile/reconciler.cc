@@ -222,6 +222,42 @@ void Reconciler::review_teardown(core::LeakRecord& leak,
   if (it != vms_.end()) vms_.erase(it);
 }
 
+void Reconciler::tick_host(const core::Model& model, std::optional<std::int64_t> kernel,
+                           bool complete, double now) {
+  host_.figure.reset();
+  if (!kernel || !complete) return;
+  std::int64_t pages = 0;
+  for (const core::VmSnapshot& v : model.snapshot_all()) {
+    pages += v.counts.tdp_pages_total() + v.counts.shadow_pages;
+  }
+  if (!host_.baseline) {
+    host_.baseline = *kernel - pages;
+    log(spdlog::level::info, "host: SecPageTables " + std::to_string(*kernel) +
+                                 " pages, VMs' page tables " + std::to_string(pages) +
+                                 " pages: baseline " + std::to_string(*host_.baseline) +
+                                 " pages not accounted to VMs");
+  }
+  host_.figure = Figure{"host_sec_pagetables", pages + *host_.baseline, *kernel};
+  // Hold while a VM is being resynced: the sum is not settled.
+  for (const DriftTracker::Report& r :
+       host_.drift.update({*host_.figure}, now, options_.drift, degraded_vms() > 0)) {
+    const Figure& f = r.figure;
+    const std::string values = "model " + std::to_string(f.model) + ", kernel " +
+                               std::to_string(f.kernel) + " pages (model - kernel = " +
+                               std::to_string(f.model - f.kernel) + ")";
+    if (r.change == DriftTracker::Change::kCleared) {
+      log(spdlog::level::info, "host: drift on SecPageTables cleared (was " +
+                                   std::to_string(r.was) + ")");
+    } else {
+      log(spdlog::level::warn, "host: drift on SecPageTables: " + values + " for " +
+                                   seconds(r.lasted) + " s with the kernel's figure stable" +
+                                   (r.change == DriftTracker::Change::kChanged
+                                        ? ", was " + std::to_string(r.was)
+                                        : std::string()));
+    }
+  }
+}
+
 const VmStatus* Reconciler::status(std::uint64_t vm) const {
   const auto it = vms_.find(vm);
   return it != vms_.end() ? &it->second : nullptr;

@@ -75,6 +75,21 @@ class Reconciler {
   // given (a VM without one is compared with nothing).  May set counts.
   void tick(core::Model& model, const std::vector<VmInput>& inputs, double now);
 
+  // The host-wide figure, after tick(): SecPageTables in pages against the
+  // model's non-root TDP and shadow pages of every VM.  SecPageTables also
+  // holds what no VM accounts for (IOMMU page tables on newer kernels), so
+  // the first comparison takes that as a host baseline; later differences
+  // go through the same grace as a VM's.  `complete`: every VM the kernel
+  // lists is in the model (else nothing is compared or baselined).
+  void tick_host(const core::Model& model, std::optional<std::int64_t> sec_page_table_pages,
+                 bool complete, double now);
+  struct HostStatus {
+    std::optional<std::int64_t> baseline;  // kernel minus model at the host baseline
+    std::optional<Figure> figure;          // "host_sec_pagetables", model incl. baseline
+    DriftTracker drift;
+  };
+  const HostStatus& host() const { return host_; }
+
   // Before a teardown is reported: `counters` are the VM's lossless counters
   // read now.  Forgets the VM.
   void review_teardown(core::LeakRecord& leak, const std::optional<tdpw_vm_counters>& counters);
@@ -93,6 +108,7 @@ class Reconciler {
   Options options_;
   LogSink log_;
   std::map<std::uint64_t, VmStatus> vms_;
+  HostStatus host_;
   std::uint64_t ticks_ = 0;
   std::uint64_t resyncs_total_ = 0;
   double last_full_ = 0;

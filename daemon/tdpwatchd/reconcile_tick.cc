@@ -83,9 +83,11 @@ void ReconcileTick::discover(core::Model& model, const std::vector<probes::Itera
 void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const PollResult& poll,
                         SnapshotBuilder& names) {
   std::vector<probes::IteratedVm> iterated;
+  bool read_ok = false;
   if (iter_) {
     if (auto r = iter_->read()) {
       iterated = std::move(*r);
+      read_ok = true;
     } else if (!iter_error_logged_) {
       iter_error_logged_ = true;
       spdlog::warn("{}", r.error().message);
@@ -158,7 +160,11 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
     if (auto c = loop.counters().find(v.vm); c != loop.counters().end()) k.counters = c->second;
     inputs.push_back(std::move(in));
   }
-  rec_.tick(model, inputs, unix_now());
+  const double now = unix_now();
+  rec_.tick(model, inputs, now);
+  std::optional<std::int64_t> sec;
+  if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->sec_page_tables_bytes / 4096);
+  rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
 }
 
 void ReconcileTick::review_teardown(core::LeakRecord& leak, const probes::LoadedProbes& probes) {

@@ -12,6 +12,9 @@
 //  plus the memcg figure (truth/memcg.h) when the VM's process is alone in
 //  its cgroup, and the probes' lossless counters.
 //
+// Host-wide, SecPageTables is compared with every VM's pages once every VM
+// the iterator lists is in the model (Reconciler::tick_host).
+//
 // VMs the iterator lists on two consecutive ticks that the model does not
 // know (older than the daemon, and quiet since) are added to the model as
 // implicit VMs (core::Model::add_implicit), keyed as their events will be:

@@ -126,6 +126,10 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
     s->reconciler = true;
     s->reconcile_last_full_seconds = src.reconciler->last_full_seconds();
     s->resyncs_total = src.reconciler->resyncs_total();
+    if (const auto& f = src.reconciler->host().figure) {
+      s->host_drift_pages = f->model - f->kernel;
+      s->host_drift_confirmed = src.reconciler->host().drift.confirmed(f->name);
+    }
   }
   if (src.model != nullptr) {
     std::vector<core::VmSnapshot> vms = src.model->snapshot_all();

@@ -229,6 +229,12 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
   EXPECT_TRUE(
       eventually(5s, [&] { return metric(d->port, "tdpwatch_reconcile_degraded_vms") == 0.0; }));
   EXPECT_EQ(d->process.err().find("drift on"), std::string::npos) << d->process.err();
+  // Host-wide too: the 32 VMs came after the host baseline was taken, so
+  // SecPageTables must have grown by exactly their pages (within the
+  // vmstat lag: wait for a moment of agreement).
+  EXPECT_TRUE(eventually(15s, [&] {
+    return metric(d->port, "tdpwatch_host_drift_pages") == 0.0;
+  })) << http_get(d->port, "/metrics").body;
 
   // Teardown, with the daemon stopped again so that zaps are lost too.
   const double lost_before = metric(d->port, "tdpwatch_events_lost_total").value_or(0);
@@ -240,6 +246,9 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
     return metric(d->port, "tdpwatch_events_lost_total").value_or(0) > lost_before;
   })) << "the teardown burst lost no event: the no-false-leak check proved nothing";
   EXPECT_EQ(d->process.err().find("leak:"), std::string::npos) << d->process.err();
+  EXPECT_TRUE(eventually(15s, [&] {
+    return metric(d->port, "tdpwatch_host_drift_pages") == 0.0;
+  })) << http_get(d->port, "/metrics").body;
   // For the record (which events the ring refused varies from run to run).
   const std::string& log = d->process.err();
   std::size_t judged = 0;
@@ -284,10 +293,22 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
                                     "tracking=\"baseline\"}"))
         << http_get(d->port, "/metrics").body;
   }
+  // Host-wide: SecPageTables agrees with every VM's pages (plus the host
+  // baseline taken at the first comparison).  Other VMs on this host are
+  // tracked too; SecPageTables lags by the per-CPU vmstat deltas for up to
+  // vm.stat_interval, so this waits for a moment of agreement.
+  EXPECT_TRUE(eventually(15s, [&] {
+    return metric(d->port, "tdpwatch_host_drift_pages") == 0.0;
+  })) << http_get(d->port, "/metrics").body;
+  EXPECT_EQ(metric(d->port, "tdpwatch_host_drift_confirmed"), 0.0);
+
   // From then on exactly: the old pages go at teardown, with no leak.
   stop_vmms(vmms);
   expect_clean_teardowns(*d, vmms);
   EXPECT_EQ(d->process.err().find("drift on"), std::string::npos) << d->process.err();
+  EXPECT_TRUE(eventually(15s, [&] {
+    return metric(d->port, "tdpwatch_host_drift_pages") == 0.0;
+  })) << http_get(d->port, "/metrics").body;
 
   d->process.signal(SIGTERM);
   EXPECT_EQ(d->process.wait(20s), 0) << d->process.err();

@@ -29,6 +29,7 @@ void with_probes(HostSnapshot& s) {
   s.reconciler = true;
   s.reconcile_last_full_seconds = kNow - 1.5;
   s.resyncs_total = 3;
+  s.host_drift_pages = 0;
 }
 
 VmEntry vm(std::uint64_t key, VmIdentity id, int scale) {

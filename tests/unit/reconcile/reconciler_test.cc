@@ -166,3 +166,56 @@ TEST(Reconciler, ForgetsVmsGoneFromTheModel) {
 
 }  // namespace
 }  // namespace tdpwatch::reconcile::testing
+
+namespace tdpwatch::reconcile::testing {
+namespace {
+
+TEST(ReconcilerHost, FirstComparisonIsTheHostBaselineThenDriftNeedsGrace) {
+  Fixture f;
+  f.model.apply(events::vm_create(kVm, kTgid));
+  f.get(1);
+  f.get(2);
+  f.tick();
+  // Incomplete (a VM the kernel lists is not in the model yet): nothing.
+  f.rec.tick_host(f.model, 7, /*complete=*/false, f.now);
+  EXPECT_FALSE(f.rec.host().figure);
+  EXPECT_FALSE(f.rec.host().baseline);
+  // 7 pages host-wide, 2 of them the VM's: 5 are no VM's (IOMMU, ...).
+  f.rec.tick_host(f.model, 7, true, f.now);
+  ASSERT_TRUE(f.rec.host().baseline);
+  EXPECT_EQ(*f.rec.host().baseline, 5);
+  EXPECT_EQ(f.rec.host().figure->model, 7);
+  EXPECT_EQ(f.count_logs("host: SecPageTables 7 pages"), 1u);
+  // The VM grows, SecPageTables follows: no drift.
+  f.get(3);
+  f.tick();
+  f.rec.tick_host(f.model, 8, true, f.now);
+  EXPECT_EQ(f.rec.host().figure->model, f.rec.host().figure->kernel);
+  // A page the model never sees (untracked): real drift once it lasts.
+  for (int i = 0; i < 4; ++i) {
+    f.tick();
+    f.rec.tick_host(f.model, 9, true, f.now);
+  }
+  EXPECT_TRUE(f.rec.host().drift.confirmed("host_sec_pagetables"));
+  EXPECT_EQ(f.count_logs("host: drift on SecPageTables: model 8, kernel 9"), 1u);
+}
+
+TEST(ReconcilerHost, HeldWhileAVmIsDegraded) {
+  Fixture f;
+  f.model.apply(events::vm_create(kVm, kTgid));
+  f.get(1);
+  f.tick();
+  f.rec.tick_host(f.model, 1, true, f.now);
+  f.get(2, /*lost=*/true);
+  for (int i = 0; i < 4; ++i) {
+    // The VM keeps losing events: degraded all along.
+    f.get(10 + i, /*lost=*/true);
+    f.tick();
+    f.rec.tick_host(f.model, 100, true, f.now);
+  }
+  EXPECT_TRUE(f.st().degraded);
+  EXPECT_FALSE(f.rec.host().drift.confirmed("host_sec_pagetables"));
+}
+
+}  // namespace
+}  // namespace tdpwatch::reconcile::testing
