@@ -153,6 +153,14 @@ void VmState::link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint6
 
 void VmState::removed_pt_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn) {
   const Slot s = store_.find({as_id, level, gfn, pfn, 0});
+  if (s == kNoSlot && offsets_.tdp_pages > 0) {
+    // A table the model never saw linked, one of those a resync or baseline
+    // stands for.  Its own child tables come through here too, by the
+    // kernel's recursion over its entries.
+    --offsets_.tdp_pages;
+    ++counts_.unlink_sp_total;
+    return;
+  }
   if (s == kNoSlot) {
     note(Inconsistency::kUnlinkUnknownPage, gfn, pfn, level);
     return;

@@ -132,3 +132,29 @@ TEST(AddImplicit, RefusesAVmJustTornDown) {
 
 }  // namespace
 }  // namespace tdpwatch::core::testing
+
+namespace tdpwatch::core::testing {
+namespace {
+
+// Tracepoint-only plans: a baselined VM's tables, linked before the daemon,
+// leave through the SPTE stream (handle_removed_pt() and its recursion).
+TEST(SetCounts, SpteStreamRemovalOfUnseenTablesConsumesTheOffset) {
+  Model m(ModelOptions{.structure_from_spte = true, .root_release_events = false});
+  ASSERT_TRUE(m.add_implicit(kVm, kTgid));
+  CountTargets t;
+  t.tdp_pages = 2;  // an L3 table with one L2 table under it, linked before us
+  ASSERT_TRUE(m.set_counts(kVm, t));
+  SpteStream s{m};
+  // The L4 entry pointing at the L3 table (pfn 300) goes: the kernel then
+  // walks the L3 table and removes its L2 child (pfn 200).
+  s.change(0, 4, events::nonleaf_spte(300), 0);
+  s.change(0, 3, events::nonleaf_spte(200), 0);
+  EXPECT_EQ(m.snapshot(kVm)->counts.tdp_pages_total(), 0);
+  EXPECT_EQ(count(m, Inconsistency::kUnlinkUnknownPage), 0u);
+  // With the offset used up, an unknown removal is an inconsistency again.
+  s.change(0, 4, events::nonleaf_spte(400), 0);
+  EXPECT_EQ(count(m, Inconsistency::kUnlinkUnknownPage), 1u);
+}
+
+}  // namespace
+}  // namespace tdpwatch::core::testing
