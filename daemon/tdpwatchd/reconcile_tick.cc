@@ -47,10 +47,12 @@ std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
 
 }  // namespace
 
-ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm)
+ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm,
+                             bool shadow_mmu)
     : paths_(std::move(paths)),
       rec_(reconcile::Reconciler::Options{{grace_seconds, 2}}),
-      keys_are_kvm_(keys_are_kvm) {
+      keys_are_kvm_(keys_are_kvm),
+      shadow_mmu_(shadow_mmu) {
   auto iter = probes::VmTruthIter::open();
   if (iter) {
     iter_.emplace(std::move(*iter));
@@ -145,6 +147,7 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
         k.leaf_pages[i] = sum;
       }
     }
+    if (shadow_mmu_) k.leaf_pages = {};
     if (alone) {
       auto memcg = truth::read_memcg_page_tables(paths_, static_cast<int>(v.tgid));
       if (memcg) {

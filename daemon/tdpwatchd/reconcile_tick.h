@@ -42,7 +42,10 @@ namespace tdpwatch::tdpwatchd {
 class ReconcileTick {
  public:
   // keys_are_kvm: the plan keys VMs by struct kvm * (lifecycle hooks).
-  ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm);
+  // shadow_mmu: the host runs the shadow MMU (tdp_mmu=N), whose leaves
+  // stat.pages[] counts too while the model follows TDP leaves only, so leaf
+  // mappings are not compared.
+  ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm, bool shadow_mmu);
 
   void discover(core::Model& model, const std::vector<probes::IteratedVm>& iterated);
 
@@ -58,6 +61,7 @@ class ReconcileTick {
   reconcile::Reconciler rec_;
   std::optional<probes::VmTruthIter> iter_;
   bool keys_are_kvm_;
+  bool shadow_mmu_;
   std::set<std::uint64_t> unknown_;  // iterated last tick, not in the model (by key)
   bool iter_error_logged_ = false;
   bool memcg_error_logged_ = false;

@@ -125,7 +125,8 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
                           options.leak_retention_seconds);
   std::optional<Publisher> publisher;
   ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
-                          plan.lifecycle == probes::Lifecycle::kHooks);
+                          plan.lifecycle == probes::Lifecycle::kHooks,
+                          host.kvm.tdp_mmu() == false);
   probes::LoopConfig lc;
   lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, *loaded); };
   lc.interval = seconds(options.interval_seconds);
