@@ -34,6 +34,8 @@ std::unique_ptr<Collector> make_vm_collector();
 std::unique_ptr<Collector> make_kernel_collector();
 // Leak warnings and leaked pages, kept after the VM is gone (leak_collector.cc): "leak".
 std::unique_ptr<Collector> make_leak_collector();
+// Drift, resyncs, degraded VMs, the last full reconciliation (reconcile_collector.cc): "reconcile".
+std::unique_ptr<Collector> make_reconcile_collector();
 // The exporter and its probes: build info, attach plan, events (self_collector.cc): "exporter".
 std::unique_ptr<Collector> make_self_collector();
 

@@ -39,6 +39,25 @@ struct KernelFigures {
   std::array<std::optional<std::int64_t>, core::kNrMmuTypes> possible_nx_huge_pages;
   std::array<std::optional<std::int64_t>, core::kNrLeafLevels> leaf_pages;  // stat.pages[]
   std::optional<std::int64_t> nx_lpage_splits;
+  // sec_pagetables of the VM's memory cgroup (v2) when the VM alone charges it.
+  std::optional<std::int64_t> memcg_page_table_bytes;
+};
+
+// One figure the reconciler compared (daemon/reconcile/figures.h names).
+struct ReconcileFigure {
+  std::string figure;
+  std::int64_t model = 0;
+  std::int64_t kernel = 0;
+  bool confirmed = false;  // real drift: outlived the grace period
+};
+
+// The reconciler's view of one VM; tracking empty without a reconciler.
+struct VmReconcile {
+  std::string tracking;  // "full" | "since_seen" | "baseline"
+  std::string baseline_figures;
+  bool degraded = false;  // events were lost: counts resynced, not yet clean
+  std::uint64_t resyncs = 0;
+  std::vector<ReconcileFigure> figures;
 };
 
 struct VmEntry {
@@ -50,6 +69,7 @@ struct VmEntry {
   // HostSnapshot::pages_included.
   std::vector<core::PageView> tdp_page_list;     // linked non-root TDP pages
   std::vector<core::PageView> shadow_page_list;  // live shadow MMU pages
+  VmReconcile reconcile;
 };
 
 // One hook of the attach plan; variant empty when no variant serves it.
@@ -77,10 +97,20 @@ struct HostSnapshot {
   std::uint64_t events_lost = 0;
   std::uint64_t events_malformed = 0;
   std::uint32_t ringbuf_bytes = 0;
+  std::optional<std::uint64_t> ringbuf_used_bytes;       // sampled before the last drain
+  std::optional<std::uint64_t> ringbuf_used_peak_bytes;  // largest sample since start
 
   // Host-wide kernel figures.
   std::optional<std::uint64_t> sec_page_tables_bytes;  // meminfo SecPageTables (6.0+)
   double reconcile_time_seconds = 0;                   // when they were last read; 0: never
+
+  // The reconciler (daemon/reconcile/); absent without probes.
+  bool reconciler = false;
+  double reconcile_last_full_seconds = 0;  // last tick that compared every VM; 0: never
+  std::uint64_t resyncs_total = 0;
+  // SecPageTables against every VM's pages (plus a host baseline), in pages.
+  std::optional<std::int64_t> host_drift_pages;
+  bool host_drift_confirmed = false;
 
   std::vector<VmEntry> vms;  // live VMs, sorted by (pid, vm)
   // Whether each VmEntry carries its page lists: only while a client asked for

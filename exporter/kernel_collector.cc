@@ -30,6 +30,9 @@ class KernelCollector final : public Collector {
     auto splits = gauge(out, "tdpwatch_vm_kernel_nx_lpage_splits",
                         "Huge pages split for the NX workaround (kvm->stat.nx_lpage_splits: "
                         "probes, else debugfs)");
+    auto memcg = gauge(out, "tdpwatch_vm_kernel_memcg_page_tables_bytes",
+                       "sec_pagetables of the VM's memory cgroup (cgroup v2 memory.stat), when "
+                       "the VM alone charges that cgroup: its non-root TDP and shadow pages");
     auto drift = gauge(out, "tdpwatch_vm_drift_pages",
                        "Model minus kernel, by figure, for each figure the kernel exposes "
                        "(non-zero: lost events, in-flight changes, or a bug)");
@@ -53,6 +56,11 @@ class KernelCollector final : public Collector {
       for (int i = 0; i < core::kNrLeafLevels; ++i) {
         both(leaves, k.leaf_pages[i], c.leaf_pages[i], {{"size", leaf_size_name(i)}},
              std::string("leaf_mappings_") + leaf_size_name(i));
+      }
+      if (k.memcg_page_table_bytes) {
+        memcg.add(vm_labels(id), num(*k.memcg_page_table_bytes));
+        drift.add(vm_labels(id, {{"figure", "memcg_page_tables"}}),
+                  num(c.tdp_pages_total() + c.shadow_pages - *k.memcg_page_table_bytes / 4096));
       }
       if (k.nx_lpage_splits) splits.add(vm_labels(id), num(*k.nx_lpage_splits));
     }

@@ -40,6 +40,18 @@ class SelfCollector final : public Collector {
       gauge(out, "tdpwatch_ringbuf_size_bytes", "Size of the probes' ring buffer")
           .add(num(s.ringbuf_bytes));
     }
+    if (s.ringbuf_used_bytes) {
+      gauge(out, "tdpwatch_ringbuf_used_bytes",
+            "Ring buffer bytes written by the probes and not yet read, sampled before the "
+            "event loop's last drain (producer minus consumer position)")
+          .add(num(*s.ringbuf_used_bytes));
+    }
+    if (s.ringbuf_used_peak_bytes) {
+      gauge(out, "tdpwatch_ringbuf_used_peak_bytes",
+            "The largest tdpwatch_ringbuf_used_bytes sample since the daemon started (at "
+            "tdpwatch_ringbuf_size_bytes, events are being lost)")
+          .add(num(*s.ringbuf_used_peak_bytes));
+    }
     gauge(out, "tdpwatch_vms", "VMs tracked now").add(num(s.vms.size()));
     gauge(out, "tdpwatch_snapshot_timestamp_seconds",
           "When the state exported here was taken from the model, as Unix time")

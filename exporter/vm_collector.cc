@@ -16,8 +16,9 @@ class VmCollector final : public Collector {
   Status collect(const HostSnapshot& s, Families& out) const override {
     auto info = gauge(out, "tdpwatch_vm_info",
                       "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, debugfs "
-                      "<pid>-<fd> directory, and whether counts are since VM creation (full) or "
-                      "since the daemon first saw it (since_seen)");
+                      "<pid>-<fd> directory, and whether counts are since VM creation (full), "
+                      "since the daemon first saw it (since_seen), or from a baseline of the "
+                      "kernel's own figures taken then (baseline)");
     auto tdp = gauge(out, "tdpwatch_vm_tdp_pages",
                      "Linked non-root TDP MMU page-table pages, by level and address space "
                      "(the kernel's tdp_mmu_pages, split; model)");
@@ -67,7 +68,9 @@ class VmCollector final : public Collector {
       info.add(vm_labels(id, {{"comm", id.comm},
                               {"uuid", id.uuid},
                               {"debugfs", id.debugfs},
-                              {"tracking", v.model.implicit ? "since_seen" : "full"}}),
+                              {"tracking", !v.reconcile.tracking.empty()
+                                               ? v.reconcile.tracking
+                                               : (v.model.implicit ? "since_seen" : "full")}}),
                1);
       for (int as = 0; as < core::kNrAddressSpaces; ++as) {
         for (int l = 1; l <= core::kNrLevels; ++l) {
@@ -138,6 +141,7 @@ std::vector<std::unique_ptr<Collector>> default_collectors() {
   std::vector<std::unique_ptr<Collector>> all;
   all.push_back(make_vm_collector());
   all.push_back(make_kernel_collector());
+  all.push_back(make_reconcile_collector());
   all.push_back(make_leak_collector());
   all.push_back(make_self_collector());
   return all;

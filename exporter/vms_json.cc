@@ -66,10 +66,25 @@ std::string model_json(const core::VmSnapshot& s) {
 std::string kernel_json(const KernelFigures& k) {
   return "{\"tdp_pages\": " + opt(k.tdp_pages) + ", \"shadow_pages\": " + opt(k.shadow_pages) +
          ", \"possible_nx_huge_pages\": {\"shadow\": " + opt(k.possible_nx_huge_pages[0]) +
-         ", \"tdp\": " + opt(k.possible_nx_huge_pages[1]) + "}, \"leaf_mappings\": {\"4k\": " +
-         opt(k.leaf_pages[0]) + ", \"2m\": " + opt(k.leaf_pages[1]) +
-         ", \"1g\": " + opt(k.leaf_pages[2]) + "}, \"nx_lpage_splits\": " +
-         opt(k.nx_lpage_splits) + "}";
+         ", \"tdp\": " + opt(k.possible_nx_huge_pages[1]) +
+         "}, \"leaf_mappings\": {\"4k\": " + opt(k.leaf_pages[0]) +
+         ", \"2m\": " + opt(k.leaf_pages[1]) + ", \"1g\": " + opt(k.leaf_pages[2]) +
+         "}, \"nx_lpage_splits\": " + opt(k.nx_lpage_splits) +
+         ", \"memcg_page_table_bytes\": " + opt(k.memcg_page_table_bytes) + "}";
+}
+
+std::string reconcile_json(const VmReconcile& r) {
+  if (r.tracking.empty()) return "null";
+  std::string figures;
+  for (const ReconcileFigure& f : r.figures) {
+    figures += std::string(figures.empty() ? "" : ", ") + "{\"figure\": " + quote(f.figure) +
+               ", \"model\": " + n(f.model) + ", \"kernel\": " + n(f.kernel) +
+               ", \"confirmed\": " + boolean(f.confirmed) + "}";
+  }
+  return "{\"tracking\": " + quote(r.tracking) +
+         ", \"baseline_figures\": " + quote(r.baseline_figures) +
+         ", \"degraded\": " + boolean(r.degraded) + ", \"resyncs\": " + u(r.resyncs) +
+         ", \"figures\": [" + figures + "]}";
 }
 
 std::string counters_json(const std::optional<tdpw_vm_counters>& c) {
@@ -100,17 +115,31 @@ std::string leak_json(const LeakEntry& e) {
 }  // namespace
 
 std::string render_vms_json(const HostSnapshot& s) {
-  std::string out = "{\"time\": " + seconds(s.time_seconds) + ", \"version\": " +
-                    quote(s.version) + ", \"events_processed\": " + u(s.events_processed) +
-                    ", \"events_lost\": " + u(s.events_lost) + ", \"sec_page_tables_bytes\": " +
-                    (s.sec_page_tables_bytes ? u(*s.sec_page_tables_bytes) : "null") +
-                    ",\n \"vms\": [";
+  std::string out =
+      "{\"time\": " + seconds(s.time_seconds) + ", \"version\": " + quote(s.version) +
+      ", \"events_processed\": " + u(s.events_processed) +
+      ", \"events_lost\": " + u(s.events_lost) + ", \"sec_page_tables_bytes\": " +
+      (s.sec_page_tables_bytes ? u(*s.sec_page_tables_bytes) : "null") +
+      ",\n \"ringbuf\": {\"size_bytes\": " + u(s.ringbuf_bytes) +
+      ", \"used_bytes\": " + (s.ringbuf_used_bytes ? u(*s.ringbuf_used_bytes) : "null") +
+      ", \"used_peak_bytes\": " +
+      (s.ringbuf_used_peak_bytes ? u(*s.ringbuf_used_peak_bytes) : "null") +
+      "},\n \"reconcile\": " +
+      (s.reconciler ? "{\"last_full\": " + seconds(s.reconcile_last_full_seconds) +
+                          ", \"resyncs_total\": " + u(s.resyncs_total) +
+                          ", \"host_drift_pages\": " + opt(s.host_drift_pages) +
+                          ", \"host_drift_confirmed\": " + boolean(s.host_drift_confirmed) +
+                          "}"
+                    : std::string("null")) +
+      ",\n \"vms\": [";
   bool first = true;
   for (const VmEntry& v : s.vms) {
     out += std::string(first ? "\n  {" : ",\n  {") + identity_json(v.identity) +
            ", \"key\": " + u(v.model.vm) + ", \"implicit\": " + boolean(v.model.implicit) +
-           ",\n   \"model\": " + model_json(v.model) + ",\n   \"kernel\": " +
-           kernel_json(v.kernel) + ",\n   \"probe_counters\": " + counters_json(v.counters) + "}";
+           ",\n   \"model\": " + model_json(v.model) +
+           ",\n   \"kernel\": " + kernel_json(v.kernel) +
+           ",\n   \"probe_counters\": " + counters_json(v.counters) +
+           ",\n   \"reconcile\": " + reconcile_json(v.reconcile) + "}";
     first = false;
   }
   out += "],\n \"leaks\": {\"warnings_total\": " + u(s.leak_warnings_total) +

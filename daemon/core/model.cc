@@ -60,6 +60,20 @@ void Model::apply(const Event& ev) {
   last_vm_->apply(ev, index);
 }
 
+bool Model::set_counts(std::uint64_t vm, const CountTargets& targets) {
+  const auto it = vms_.find(vm);
+  if (it == vms_.end()) return false;
+  it->second->set_counts(targets);
+  return true;
+}
+
+bool Model::add_implicit(std::uint64_t vm, std::uint32_t tgid) {
+  if (vms_.count(vm) != 0 || destroyed_set_.count(vm) != 0) return false;
+  vms_[vm] = std::make_unique<VmState>(vm, tgid, true, options_);
+  last_vm_ = nullptr;
+  return true;
+}
+
 void Model::note_global(Inconsistency kind) {
   ++global_[static_cast<std::size_t>(kind)];
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "daemon/core/abi.h"
+#include "daemon/core/adjust.h"
 #include "daemon/core/counts.h"
 #include "daemon/core/inconsistency.h"
 #include "daemon/core/leak.h"
@@ -45,7 +46,8 @@ struct VmSnapshot {
   std::uint64_t vm = 0;
   std::uint32_t tgid = 0;
   bool implicit = false;  // first seen mid-life (no VM_CREATE): counts are since then
-  VmCounts counts;
+  VmCounts counts;        // events' counts plus `offsets`
+  CountOffsets offsets;   // added by set_counts() (resync, baseline); zero otherwise
   InconsistencyCounts inconsistencies{};
   std::uint64_t inconsistencies_total = 0;
 };
@@ -76,6 +78,19 @@ class Model {
   // Applies one event.  Never throws on bad input: oddities are counted as
   // inconsistencies of the event's VM.
   void apply(const Event& ev);
+
+  // Sets the VM's figures to `targets` (a resync or a baseline; see
+  // adjust.h).  Later events move the counts from there.  A zap or unlink of
+  // a page the model never saw then consumes a positive offset instead of
+  // counting an inconsistency: it is one of the pages the offset stands for.
+  // False if the VM is unknown.
+  bool set_counts(std::uint64_t vm, const CountTargets& targets);
+
+  // Starts tracking a VM learned from the kernel's list of VMs before any
+  // of its events (the daemon started after it, and it has been quiet):
+  // implicit, as if its first event had come.  False if the VM is known, or
+  // was torn down recently (a straggler of its teardown).
+  bool add_implicit(std::uint64_t vm, std::uint32_t tgid);
 
   const ModelOptions& options() const { return options_; }
   std::uint64_t events_applied() const { return events_applied_; }

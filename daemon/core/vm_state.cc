@@ -153,6 +153,14 @@ void VmState::link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint6
 
 void VmState::removed_pt_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn) {
   const Slot s = store_.find({as_id, level, gfn, pfn, 0});
+  if (s == kNoSlot && offsets_.tdp_pages > 0) {
+    // A table the model never saw linked, one of those a resync or baseline
+    // stands for.  Its own child tables come through here too, by the
+    // kernel's recursion over its entries.
+    --offsets_.tdp_pages;
+    ++counts_.unlink_sp_total;
+    return;
+  }
   if (s == kNoSlot) {
     note(Inconsistency::kUnlinkUnknownPage, gfn, pfn, level);
     return;
@@ -232,6 +240,10 @@ void VmState::on_unlink_sp(const Event& ev) {
   if (options_.structure_from_spte) {
     // The parent's SPTE event (traced before handle_removed_pt) already did it.
     if (!linked) return;
+  } else if (!linked && s == kNoSlot && offsets_.tdp_pages > 0) {
+    --offsets_.tdp_pages;  // one of the pages a resync or baseline stands for
+    ++counts_.unlink_sp_total;
+    return;
   } else if (!linked) {
     note(Inconsistency::kUnlinkUnknownPage, ev.page.gfn, ev.page.pfn ? ev.page.pfn : ev.page.sp,
          level);
@@ -465,6 +477,13 @@ void VmState::on_shadow_get(const Event& ev) {
 void VmState::on_shadow_zap(const Event& ev) {
   auto it = shadow_.find(ev.page.sp);
   if (it == shadow_.end() || (it->second.flags & kFlagUnlinked)) {
+    const int root_count = has_value(ev) ? ev.page.value : 0;
+    if (it == shadow_.end() && offsets_.shadow_pages > 0) {
+      // One of the pages a resync or baseline stands for (its get was not seen).
+      ++counts_.shadow_zapped_total;
+      if (root_count == 0) --offsets_.shadow_pages;
+      return;
+    }
     note(Inconsistency::kShadowZapUnknown, ev.page.gfn, ev.page.sp, event_level(ev));
     return;
   }
@@ -509,12 +528,34 @@ void VmState::note(Inconsistency kind, std::uint64_t gfn, std::uint64_t id, int 
     details_.push_back({kind, event_index_, gfn, id, level});
 }
 
+void VmState::set_counts(const CountTargets& t) {
+  // offset = target - what the events alone say.
+  if (t.tdp_pages) offsets_.tdp_pages = *t.tdp_pages - counts_.tdp_pages_total();
+  if (t.shadow_pages) offsets_.shadow_pages = *t.shadow_pages - counts_.shadow_pages;
+  for (int m = 0; m < kNrMmuTypes; ++m) {
+    if (t.possible_nx_huge_pages[m]) {
+      offsets_.possible_nx_huge_pages[m] =
+          *t.possible_nx_huge_pages[m] - counts_.possible_nx_huge_pages[m];
+    }
+  }
+  for (int i = 0; i < kNrLeafLevels; ++i) {
+    if (t.leaf_pages[i]) offsets_.leaf_pages[i] = *t.leaf_pages[i] - counts_.leaf_pages[i];
+  }
+}
+
 VmSnapshot VmState::snapshot() const {
   VmSnapshot snap;
   snap.vm = key_;
   snap.tgid = tgid_;
   snap.implicit = implicit_;
   snap.counts = counts_;
+  snap.offsets = offsets_;
+  snap.counts.tdp_pages[0][0] += offsets_.tdp_pages;
+  snap.counts.shadow_pages += offsets_.shadow_pages;
+  for (int m = 0; m < kNrMmuTypes; ++m) {
+    snap.counts.possible_nx_huge_pages[m] += offsets_.possible_nx_huge_pages[m];
+  }
+  for (int i = 0; i < kNrLeafLevels; ++i) snap.counts.leaf_pages[i] += offsets_.leaf_pages[i];
   for (const Root& r : roots_) {
     if (r.refcount != 0) ++(r.valid ? snap.counts.roots_valid : snap.counts.roots_invalid);
   }
@@ -546,6 +587,24 @@ std::vector<PageView> VmState::shadow_pages() const {
                    (page.flags & kFlagNxDisallowed) != 0, (page.flags & kFlagNxTracked) != 0});
   }
   return out;
+}
+
+// After a resync or baseline the page list is not the whole truth: a negative
+// offset says the kernel holds that many fewer pages than the list (their
+// zap or unlink was lost), a positive one that many more (never seen).  The
+// counts follow the offsets; a kind that comes to zero lists no pages.
+void VmState::apply_offsets(LeakRecord& rec) const {
+  if (offsets_.zero()) return;
+  auto adjust = [&](std::int64_t& n, std::int64_t offset, LeakedPage::What what) {
+    if (offset == 0) return;
+    n = std::max<std::int64_t>(0, n + offset);
+    if (n == 0) std::erase_if(rec.pages, [&](const LeakedPage& p) { return p.what == what; });
+  };
+  adjust(rec.linked_pages, offsets_.tdp_pages, LeakedPage::What::kLinked);
+  adjust(rec.shadow_pages, offsets_.shadow_pages, LeakedPage::What::kShadow);
+  adjust(rec.nx_tracked_pages,
+         offsets_.possible_nx_huge_pages[0] + offsets_.possible_nx_huge_pages[1],
+         LeakedPage::What::kNxTracked);
 }
 
 LeakRecord VmState::teardown(std::uint64_t event_index) const {
@@ -601,6 +660,7 @@ LeakRecord VmState::teardown(std::uint64_t event_index) const {
       ++rec.nx_tracked_pages;
     }
   }
+  apply_offsets(rec);
   std::sort(rec.pages.begin(), rec.pages.end(), [](const LeakedPage& a, const LeakedPage& b) {
     return std::tie(a.what, a.as_id, a.level, a.gfn, a.pfn, a.sp) <
            std::tie(b.what, b.as_id, b.level, b.gfn, b.pfn, b.sp);

@@ -26,6 +26,8 @@ class VmState {
   // announces it), so it is the same life.  False if the VM was not implicit.
   bool adopt_create(std::uint32_t tgid);
 
+  void set_counts(const CountTargets& targets);
+
   VmSnapshot snapshot() const;
   std::vector<PageView> pages() const;
   std::vector<PageView> shadow_pages() const;
@@ -62,6 +64,8 @@ class VmState {
   void on_shadow_get(const Event& ev);
   void on_shadow_zap(const Event& ev);
 
+  void apply_offsets(LeakRecord& rec) const;
+
   Slot link_page(const PageKey& key, std::uint32_t role, std::uint8_t flags);
   // tdp_mmu_unlink_sp(): uncount, and untrack unless an untrack event follows.
   void unlink_page(Slot slot);
@@ -85,7 +89,8 @@ class VmState {
   std::uint64_t event_index_ = 0;
   int max_spte_level_ = 0;
 
-  VmCounts counts_;
+  VmCounts counts_;       // from events alone
+  CountOffsets offsets_;  // set_counts()
   PageStore store_;
   std::vector<std::uint32_t> roles_;  // role words by index (<= 32)
   std::vector<Root> roots_;

@@ -6,12 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include "daemon/core/leak.h"
+#include "daemon/probes/ring_fill.h"
 #include "daemon/truth/kvm_debugfs.h"
 #include "daemon/truth/paths.h"
 #include "daemon/truth/proc_identity.h"
@@ -67,6 +69,7 @@ struct EventLoop::State {
   replay::Writer* writer = nullptr;
   LoopConfig config;
   std::optional<RingBuffer> ring;
+  std::optional<RingFill> fill;
   std::optional<UeventSocket> uevents;
   std::optional<VmLifecycle> lifecycle;
   UniqueFd epfd, timerfd;
@@ -121,7 +124,8 @@ void EventLoop::State::on_uevent(const KvmUevent& ev) {
 }
 
 void EventLoop::State::log_teardowns() {
-  for (const core::LeakRecord& leak : model->take_teardowns()) {
+  for (core::LeakRecord& leak : model->take_teardowns()) {
+    if (config.review_teardown) config.review_teardown(leak);
     ++stats.vms_destroyed;
     const int tgid = static_cast<int>(leak.tgid);
     const auto dir = debugfs_dirs.find(tgid);
@@ -144,6 +148,11 @@ void EventLoop::State::log_teardowns() {
 }
 
 void EventLoop::State::drain_ring() {
+  if (fill) {
+    stats.ringbuf_used_bytes = fill->used();
+    stats.ringbuf_used_peak_bytes =
+        std::max(stats.ringbuf_used_peak_bytes, stats.ringbuf_used_bytes);
+  }
   if (auto n = ring->consume(); !n) spdlog::warn("{}", n.error().message);
   stats.malformed = ring->malformed();
 }
@@ -168,6 +177,11 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
   });
   if (!ring) return ring.error();
   s->ring.emplace(std::move(*ring));
+  if (auto fill = RingFill::map(probes.events_fd())) {
+    s->fill.emplace(std::move(*fill));
+  } else {
+    spdlog::warn("{} (ring buffer fill not exported)", fill.error().message);
+  }
 
   s->epfd.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!s->epfd.valid()) return errno_error("epoll_create1", errno);

@@ -36,6 +36,9 @@ struct LoopConfig {
   // Hooks for the exporter (optional), called on the loop's thread.
   // on_teardown: each VM_DESTROY's record, clean or leaky, before it is dropped.
   std::function<void(const core::LeakRecord&)> on_teardown;
+  // review_teardown: each VM_DESTROY's record before it is logged (the
+  // reconciler judges VMs that lost events by the lossless counters).
+  std::function<void(core::LeakRecord&)> review_teardown;
   // on_batch: after each wake-up's work (uevents, ring drain, teardowns, tick).
   // Returns how soon it wants to run again even if nothing arrives (a
   // rate-limited publisher with work pending), or 0 for no such need.
@@ -55,6 +58,9 @@ struct LoopStats {
   std::uint64_t ringbuf_drops = 0;  // records the ring buffer refused (counted, detail lost)
   std::uint64_t probe_errors = 0;   // counters/truth/page_owner full, kprobe stash misses
   std::uint64_t owner_misses = 0;   // zaps of pages with no recorded VM (current tgid used)
+  // Ring buffer fill, sampled before each drain (bytes written, not yet read).
+  std::uint64_t ringbuf_used_bytes = 0;       // the last sample
+  std::uint64_t ringbuf_used_peak_bytes = 0;  // the largest since start
 };
 
 class EventLoop {

@@ -52,6 +52,11 @@ void add_options(CLI::App& app, Options& options) {
                  "the JSON API; the leak counters never reset")
       ->check(CLI::Range(0.0, 365.0 * 86400.0))
       ->capture_default_str();
+  app.add_option("--reconcile.grace", options.reconcile_grace_seconds,
+                 "Seconds a difference between model and kernel must last, with the kernel's "
+                 "figure stable and over at least 2 --interval ticks, to count as real drift")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--interval", options.interval_seconds,
                  "Seconds between polls of the kernel's figures and the probes' maps")
       ->check(CLI::Range(0.05, 86400.0))

@@ -37,6 +37,10 @@ struct Options {
   std::string web_telemetry_path = "/metrics";
   double leak_retention_seconds = 86400.0;
 
+  // The reconciler: seconds a model/kernel difference must last, with the
+  // kernel's figure stable, to be reported as real drift (and >= 2 ticks).
+  double reconcile_grace_seconds = 10.0;
+
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;
   std::string output = "table";  // table | json

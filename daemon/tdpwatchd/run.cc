@@ -17,6 +17,7 @@
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/model_json.h"
 #include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/tdpwatchd/reconcile_tick.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
@@ -142,7 +143,11 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
   std::optional<Publisher> publisher;
+  ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
+                          plan.lifecycle == probes::Lifecycle::kHooks,
+                          host.kvm.tdp_mmu() == false);
   probes::LoopConfig lc;
+  lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, *loaded); };
   lc.interval = seconds(options.interval_seconds);
   lc.procfs = options.paths.procfs;
   lc.debugfs = options.paths.debugfs;
@@ -158,8 +163,9 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     return 1;
   }
   if (web != nullptr) {
-    publisher.emplace(builder, *web->store,
-                      SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes()});
+    publisher.emplace(
+        builder, *web->store,
+        SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(), &reconcile.reconciler()});
   }
 
   Watcher watcher(options.paths);
@@ -199,6 +205,7 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     const PollResult poll = watcher.poll();
     log_poll(poll);
     builder.set_poll(poll, unix_now());
+    reconcile.run(model, *loop, poll, builder);
     if (writer) (void)writer->flush();
     if (!options.status_file.empty()) write_status(options.status_file, document(poll));
   };

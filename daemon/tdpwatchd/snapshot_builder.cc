@@ -20,6 +20,32 @@ std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
   return static_cast<std::int64_t>(it->second);
 }
 
+// The reconciler's view of the VM, and the kernel figures it read that the
+// probes' map and debugfs did not give (the VM truth iterator, memcg).
+void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter::VmEntry& e) {
+  const reconcile::VmStatus* st = rec.status(vm);
+  if (st == nullptr) return;
+  exporter::VmReconcile& r = e.reconcile;
+  r.tracking = reconcile::name(st->tracking);
+  r.baseline_figures = st->baseline_figures;
+  r.degraded = st->degraded;
+  r.resyncs = st->resyncs;
+  for (const reconcile::Figure& f : st->figures) {
+    r.figures.push_back({f.name, f.model, f.kernel, st->drift.confirmed(f.name)});
+  }
+  exporter::KernelFigures& k = e.kernel;
+  const reconcile::KernelView& kv = st->kernel;
+  if (!k.tdp_pages) k.tdp_pages = kv.tdp_pages;
+  if (!k.shadow_pages) k.shadow_pages = kv.shadow_pages;
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    if (!k.possible_nx_huge_pages[m]) k.possible_nx_huge_pages[m] = kv.possible_nx_huge_pages[m];
+  }
+  for (int i = 0; i < core::kNrLeafLevels; ++i) {
+    if (!k.leaf_pages[i]) k.leaf_pages[i] = kv.leaf_pages[i];
+  }
+  if (kv.memcg_page_table_pages) k.memcg_page_table_bytes = *kv.memcg_page_table_pages * 4096;
+}
+
 }  // namespace
 
 double unix_now() {
@@ -89,8 +115,21 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
   if (src.loop != nullptr) {
     const probes::LoopStats& st = src.loop->stats();
     s->events_processed = st.events;
-    s->events_lost = st.events_lost;
+    // The probes' stats map: monotonic (the per-VM counters behind
+    // st.events_lost are deleted with their VM, and a _total must not drop).
+    s->events_lost = std::max(st.events_lost, st.ringbuf_drops);
     s->events_malformed = st.malformed;
+    s->ringbuf_used_bytes = st.ringbuf_used_bytes;
+    s->ringbuf_used_peak_bytes = st.ringbuf_used_peak_bytes;
+  }
+  if (src.reconciler != nullptr) {
+    s->reconciler = true;
+    s->reconcile_last_full_seconds = src.reconciler->last_full_seconds();
+    s->resyncs_total = src.reconciler->resyncs_total();
+    if (const auto& f = src.reconciler->host().figure) {
+      s->host_drift_pages = f->model - f->kernel;
+      s->host_drift_confirmed = src.reconciler->host().drift.confirmed(f->name);
+    }
   }
   if (src.model != nullptr) {
     s->pages_included = src.with_pages;
@@ -131,6 +170,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
         e.tdp_page_list = src.model->pages(v.vm);
         e.shadow_page_list = src.model->shadow_pages(v.vm);
       }
+      if (src.reconciler != nullptr) fill_reconcile(*src.reconciler, v.vm, e);
       e.model = std::move(v);
       s->vms.push_back(std::move(e));
     }

@@ -23,6 +23,7 @@
 #include "daemon/core/model.h"
 #include "daemon/probes/attach_plan.h"
 #include "daemon/probes/event_loop.h"
+#include "daemon/reconcile/reconciler.h"
 #include "daemon/tdpwatchd/watcher.h"
 #include "daemon/truth/paths.h"
 #include "exporter/host_snapshot.h"
@@ -37,6 +38,7 @@ struct SnapshotSources {
   const core::Model* model = nullptr;
   std::uint32_t ringbuf_bytes = 0;
   bool with_pages = false;  // copy each VM's tracked pages (HostSnapshot::pages_included)
+  const reconcile::Reconciler* reconciler = nullptr;
 };
 
 class SnapshotBuilder {
@@ -51,9 +53,10 @@ class SnapshotBuilder {
 
   std::shared_ptr<const exporter::HostSnapshot> build(const SnapshotSources& sources, double now);
 
- private:
+  // The VM's identity (read from procfs the first time it is asked for).
   const exporter::VmIdentity& identity(std::uint64_t key, std::uint32_t tgid);
 
+ private:
   truth::Paths paths_;
   std::string version_;
   std::string kernel_release_;

@@ -24,6 +24,12 @@ void with_probes(HostSnapshot& s) {
   s.events_processed = 123456;
   s.events_lost = 17;
   s.ringbuf_bytes = 4u << 20;
+  s.ringbuf_used_bytes = 8192;
+  s.ringbuf_used_peak_bytes = 4u << 20;  // it was full once: the 17 lost events
+  s.reconciler = true;
+  s.reconcile_last_full_seconds = kNow - 1.5;
+  s.resyncs_total = 3;
+  s.host_drift_pages = 0;
 }
 
 VmEntry vm(std::uint64_t key, VmIdentity id, int scale) {
@@ -77,6 +83,14 @@ HostSnapshot busy_host() {
   a.counters->events[3] = 5100;
   a.counters->dropped[3] = 17;
   a.model.implicit = true;
+  a.reconcile.tracking = "baseline";
+  a.reconcile.baseline_figures = "tdp_pages, shadow_pages";
+  a.reconcile.degraded = true;
+  a.reconcile.resyncs = 2;
+  a.reconcile.figures = {{"tdp_pages", a.model.counts.tdp_pages_total(), *a.kernel.tdp_pages, true},
+                         {"shadow_pages", 0, 0, false},
+                         {"probe_tdp_pages", a.model.counts.tdp_pages_total(),
+                          a.model.counts.tdp_pages_total(), false}};
   s.vms.push_back(a);
 
   VmEntry b = vm(0xffff888100003000, {"tdpw_test_vmm-5150#2", 5150, "tdpw_test_vmm", "", ""}, 1);
@@ -84,6 +98,9 @@ HostSnapshot busy_host() {
   b.model.counts.shadow_pages = 3;
   b.model.counts.shadow_created_total = 5;
   b.model.counts.shadow_zapped_total = 2;
+  b.kernel.memcg_page_table_bytes = 4096 * 48;  // alone in its memory cgroup: 45 TDP + 3 shadow
+  b.reconcile.tracking = "full";
+  b.reconcile.figures = {{"memcg_page_tables", 48, 48, false}};
   s.vms.push_back(b);
 
   s.teardowns_total = 4;

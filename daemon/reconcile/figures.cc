@@ -1,0 +1,110 @@
+#include "daemon/reconcile/figures.h"
+
+namespace tdpwatch::reconcile {
+namespace {
+
+const char* kMmu[] = {"shadow", "tdp"};
+const char* kLeaf[] = {"4k", "2m", "1g"};
+
+}  // namespace
+
+std::uint64_t events_seen(const tdpw_vm_counters& c) {
+  std::uint64_t n = 0;
+  for (std::uint64_t v : c.events) n += v;
+  return n;
+}
+
+std::uint64_t events_dropped(const tdpw_vm_counters& c) {
+  std::uint64_t n = 0;
+  for (std::uint64_t v : c.dropped) n += v;
+  return n;
+}
+
+std::vector<Figure> compare(const core::VmCounts& m, const KernelView& k,
+                            const core::CountOffsets& b) {
+  std::vector<Figure> out;
+  auto add = [&](const std::string& name, std::int64_t model,
+                 const std::optional<std::int64_t>& kernel) {
+    if (kernel) out.push_back({name, model, *kernel});
+  };
+  add("tdp_pages", m.tdp_pages_total(), k.tdp_pages);
+  add("shadow_pages", m.shadow_pages, k.shadow_pages);
+  for (int t = 0; t < core::kNrMmuTypes; ++t) {
+    add(std::string("possible_nx_huge_pages_") + kMmu[t], m.possible_nx_huge_pages[t],
+        k.possible_nx_huge_pages[t]);
+  }
+  for (int i = 0; i < core::kNrLeafLevels; ++i) {
+    add(std::string("leaf_mappings_") + kLeaf[i], m.leaf_pages[i], k.leaf_pages[i]);
+  }
+  add("memcg_page_tables", m.tdp_pages_total() + m.shadow_pages, k.memcg_page_table_pages);
+  if (k.counters) {
+    const tdpw_vm_counters& c = *k.counters;
+    out.push_back({"probe_tdp_pages", m.tdp_pages_total(), c.tdp_pages + b.tdp_pages});
+    out.push_back({"probe_shadow_pages", m.shadow_pages, c.shadow_pages + b.shadow_pages});
+    for (int t = 0; t < core::kNrMmuTypes; ++t) {
+      out.push_back({std::string("probe_possible_nx_huge_pages_") + kMmu[t],
+                     m.possible_nx_huge_pages[t],
+                     c.possible_nx_huge_pages[t] + b.possible_nx_huge_pages[t]});
+    }
+  }
+  return out;
+}
+
+core::CountTargets absolute_targets(const KernelView& k) {
+  core::CountTargets t;
+  t.tdp_pages = k.tdp_pages;
+  t.shadow_pages = k.shadow_pages;
+  t.possible_nx_huge_pages = k.possible_nx_huge_pages;
+  t.leaf_pages = k.leaf_pages;
+  return t;
+}
+
+core::CountTargets resync_targets(const KernelView& k, const core::CountOffsets& b) {
+  core::CountTargets t = absolute_targets(k);
+  if (!k.counters) return t;
+  const tdpw_vm_counters& c = *k.counters;
+  if (!t.tdp_pages) t.tdp_pages = c.tdp_pages + b.tdp_pages;
+  if (!t.shadow_pages) t.shadow_pages = c.shadow_pages + b.shadow_pages;
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    if (!t.possible_nx_huge_pages[m]) {
+      t.possible_nx_huge_pages[m] = c.possible_nx_huge_pages[m] + b.possible_nx_huge_pages[m];
+    }
+  }
+  return t;
+}
+
+bool any(const core::CountTargets& t) {
+  return !names(t).empty();
+}
+
+std::string names(const core::CountTargets& t) {
+  std::string out;
+  auto add = [&](bool present, const std::string& name) {
+    if (present) out += (out.empty() ? "" : ", ") + name;
+  };
+  add(t.tdp_pages.has_value(), "tdp_pages");
+  add(t.shadow_pages.has_value(), "shadow_pages");
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    add(t.possible_nx_huge_pages[m].has_value(), std::string("possible_nx_huge_pages_") + kMmu[m]);
+  }
+  for (int i = 0; i < core::kNrLeafLevels; ++i) {
+    add(t.leaf_pages[i].has_value(), std::string("leaf_mappings_") + kLeaf[i]);
+  }
+  return out;
+}
+
+core::CountOffsets baseline_offsets(const KernelView& k) {
+  core::CountOffsets b;
+  // No counters yet: the VM had no event since the probes were loaded (zeros).
+  const tdpw_vm_counters c = k.counters.value_or(tdpw_vm_counters{});
+  if (k.tdp_pages) b.tdp_pages = *k.tdp_pages - c.tdp_pages;
+  if (k.shadow_pages) b.shadow_pages = *k.shadow_pages - c.shadow_pages;
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    if (k.possible_nx_huge_pages[m]) {
+      b.possible_nx_huge_pages[m] = *k.possible_nx_huge_pages[m] - c.possible_nx_huge_pages[m];
+    }
+  }
+  return b;
+}
+
+}  // namespace tdpwatch::reconcile

@@ -1,0 +1,42 @@
+// What the kernel says about one VM at one reconciliation tick: its own
+// figures (absolute, where this kernel exposes them) and the probes'
+// lossless counters (relative: they start when the probes are loaded).
+#pragma once
+
+#include <linux/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "daemon/core/abi.h"
+#include "daemon/core/counts.h"
+
+namespace tdpwatch::reconcile {
+
+struct KernelView {
+  // The kernel's own figures; nullopt: not exposed on this host.
+  std::optional<std::int64_t> tdp_pages;     // kvm->arch.tdp_mmu_pages (6.2-6.14)
+  std::optional<std::int64_t> shadow_pages;  // kvm->arch.n_used_mmu_pages
+  std::array<std::optional<std::int64_t>, core::kNrMmuTypes> possible_nx_huge_pages{};
+  std::array<std::optional<std::int64_t>, core::kNrLeafLevels> leaf_pages{};  // stat.pages[]
+  // sec_pagetables / 4096 of the VM's memory cgroup (cgroup v2), when the VM
+  // is the only one charging it: non-root TDP pages + shadow pages.
+  std::optional<std::int64_t> memcg_page_table_pages;
+  // The probes' lossless per-VM counters (tdpw_vm_counters), since load.
+  std::optional<tdpw_vm_counters> counters;
+};
+
+// One VM's input to a tick.
+struct VmInput {
+  std::uint64_t vm = 0;  // the model's key
+  std::string who;       // identity for log lines ("vm=... pid=... debugfs=...")
+  KernelView kernel;
+};
+
+// Sums of a counters record.
+std::uint64_t events_seen(const tdpw_vm_counters& c);
+std::uint64_t events_dropped(const tdpw_vm_counters& c);
+
+}  // namespace tdpwatch::reconcile

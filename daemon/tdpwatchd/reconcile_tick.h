@@ -1,0 +1,70 @@
+// The daemon's side of the reconciler (daemon/reconcile/): at each --interval
+// tick, gathers what the kernel says about every VM of the model and runs
+// the reconciler; at each teardown, lets it judge VMs that lost events.
+//
+// The kernel's figures of a VM, first found wins per figure:
+//  1. the probes' kernel_truth map (struct kvm * read in the probes);
+//  2. the VM truth iterator (probes::VmTruthIter), matched by struct kvm *;
+//     for VMs keyed by tgid (tracepoint-only plans) the model's VM stands for
+//     every VM of the process, so the figures of the process's VMs are summed;
+//  3. debugfs pages_4k/2m/1g for leaf mappings (the VM's directory, or the
+//     sum over the process's directories for tgid keys);
+//  plus the memcg figure (truth/memcg.h) when the VM's process is alone in
+//  its cgroup, and the probes' lossless counters.
+//
+// Host-wide, SecPageTables is compared with every VM's pages once every VM
+// the iterator lists is in the model (Reconciler::tick_host).
+//
+// VMs the iterator lists on two consecutive ticks that the model does not
+// know (older than the daemon, and quiet since) are added to the model as
+// implicit VMs (core::Model::add_implicit), keyed as their events will be:
+// by struct kvm * when VM lifecycle hooks are attached, else by tgid, so that
+// they get a baseline.
+//
+// Thread safety: none (the event loop's thread).
+#pragma once
+
+#include <optional>
+#include <set>
+
+#include "daemon/core/leak.h"
+#include "daemon/core/model.h"
+#include "daemon/probes/event_loop.h"
+#include "daemon/probes/loader.h"
+#include "daemon/probes/vm_truth_iter.h"
+#include "daemon/reconcile/reconciler.h"
+#include "daemon/tdpwatchd/snapshot_builder.h"
+#include "daemon/tdpwatchd/watcher.h"
+#include "daemon/truth/paths.h"
+
+namespace tdpwatch::tdpwatchd {
+
+class ReconcileTick {
+ public:
+  // keys_are_kvm: the plan keys VMs by struct kvm * (lifecycle hooks).
+  // shadow_mmu: the host runs the shadow MMU (tdp_mmu=N), whose leaves
+  // stat.pages[] counts too while the model follows TDP leaves only, so leaf
+  // mappings are not compared.
+  ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm, bool shadow_mmu);
+
+  void discover(core::Model& model, const std::vector<probes::IteratedVm>& iterated);
+
+  void run(core::Model& model, const probes::EventLoop& loop, const PollResult& poll,
+           SnapshotBuilder& names);
+  // EventLoop's review_teardown: with the VM's lossless counters read now.
+  void review_teardown(core::LeakRecord& leak, const probes::LoadedProbes& probes);
+
+  const reconcile::Reconciler& reconciler() const { return rec_; }
+
+ private:
+  truth::Paths paths_;
+  reconcile::Reconciler rec_;
+  std::optional<probes::VmTruthIter> iter_;
+  bool keys_are_kvm_;
+  bool shadow_mmu_;
+  std::set<std::uint64_t> unknown_;  // iterated last tick, not in the model (by key)
+  bool iter_error_logged_ = false;
+  bool memcg_error_logged_ = false;
+};
+
+}  // namespace tdpwatch::tdpwatchd
