@@ -40,6 +40,11 @@ struct Options {
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;
   std::string output = "table";  // table | json
+
+  // --config.file, and the command line as given (argv[0] first): SIGHUP
+  // parses both again (command_line.h).
+  std::string config_file;
+  std::vector<std::string> argv;
 };
 
 // Registers every flag (and --version, and the --help text) on `app`, bound
