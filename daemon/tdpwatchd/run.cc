@@ -1,6 +1,7 @@
 #include "daemon/tdpwatchd/run.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -12,9 +13,11 @@
 #include "daemon/probes/event_loop.h"
 #include "daemon/probes/loader.h"
 #include "daemon/replay/writer.h"
+#include "daemon/tdpwatchd/capabilities.h"
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/model_json.h"
 #include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/tdpwatchd/reload.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
@@ -51,8 +54,8 @@ int print_once(const std::string& json) {
 }
 
 // The debugfs/meminfo watcher alone (--no-probes, or a fixture tree).
-int run_watcher_only(const Options& options, const HostReport& host, StopSignal& stop,
-                     Web* web) {
+int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, Web* web) {
+  drop_unneeded_caps(false, host.kernel_release, options.paths.procfs);
   Watcher watcher(options.paths);
   if (options.once) {
     const PollResult poll = watcher.poll();
@@ -71,13 +74,17 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
       web->store->publish(builder.build({}, unix_now()));
     }
     if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
+      if (sig == SIGHUP) {
+        if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
+        continue;
+      }
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return 0;
     }
   }
 }
 
-int run_with_probes(const Options& options, const HostReport& host, StopSignal& stop, Web* web) {
+int run_with_probes(Options options, const HostReport& host, StopSignal& stop, Web* web) {
   auto probed = probe_and_plan(options);
   if (!probed) {
     spdlog::error("{}", probed.error().message);
@@ -142,6 +149,8 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
     publisher.emplace(builder, *web->store,
                       SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes()});
   }
+  // Attached, listening, uevent socket open: from here on only open fds.
+  drop_unneeded_caps(true, host.kernel_release, options.paths.procfs);
 
   Watcher watcher(options.paths);
   auto document = [&](const PollResult& poll) {
@@ -164,6 +173,7 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   if (options.once) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(options.once_window_seconds);
     auto r = loop->run(stop.fd(), deadline, nullptr);
+    while (r && *r == SIGHUP) r = loop->run(stop.fd(), deadline, nullptr);  // no reload in --once
     if (!r) {
       spdlog::error("{}", r.error().message);
       return 1;
@@ -186,6 +196,15 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   tick();
   if (publisher) publisher->publish_now();
   auto r = loop->run(stop.fd(), std::nullopt, tick);
+  while (r && *r == SIGHUP) {
+    if (reload(options)) {
+      builder.set_leak_retention(options.leak_retention_seconds);
+      if (auto s = loop->set_interval(seconds(options.interval_seconds)); !s) {
+        spdlog::warn("SIGHUP: --interval not applied: {}", s.error().message);
+      }
+    }
+    r = loop->run(stop.fd(), std::nullopt, tick);
+  }
   if (!r) {
     spdlog::error("{}", r.error().message);
     return 1;

@@ -45,6 +45,8 @@ class SnapshotBuilder {
 
   // The Watcher's latest poll, taken at Unix time `now`.
   void set_poll(const PollResult& poll, double now);
+  // A new --leak.retention (SIGHUP).
+  void set_leak_retention(double seconds) { ledger_.set_retention(seconds); }
   // A VM_DESTROY's record (EventLoop's on_teardown), at Unix time `now`.
   void on_teardown(const core::LeakRecord& leak, double now);
 
