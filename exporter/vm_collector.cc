@@ -15,7 +15,8 @@ class VmCollector final : public Collector {
 
   Status collect(const HostSnapshot& s, Families& out) const override {
     auto info = gauge(out, "tdpwatch_vm_info",
-                      "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, debugfs "
+                      "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, libvirt domain "
+                      "(from the VMM's cgroup), debugfs "
                       "<pid>-<fd> directory, and whether counts are since VM creation (full) or "
                       "since the daemon first saw it (since_seen)");
     auto tdp = gauge(out, "tdpwatch_vm_tdp_pages",
@@ -66,6 +67,7 @@ class VmCollector final : public Collector {
       const core::VmCounts& c = v.model.counts;
       info.add(vm_labels(id, {{"comm", id.comm},
                               {"uuid", id.uuid},
+                              {"libvirt_domain", id.libvirt_domain},
                               {"debugfs", id.debugfs},
                               {"tracking", v.model.implicit ? "since_seen" : "full"}}),
                1);

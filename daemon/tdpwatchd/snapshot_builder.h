@@ -5,7 +5,8 @@
 // what scrapes and the JSON API read.
 //
 // VM identity: read from <procfs>/<tgid>/ once, when a VM is first seen (QEMU
-// -name/-uuid, else comm), and kept until its teardown.  The debugfs
+// -name/-uuid, the libvirt domain from its cgroup, comm), and kept until its
+// teardown.  The debugfs
 // <pid>-<fd> directory (and its stats, as kernel figures the probes did not
 // read) is attached when the process has exactly one VM in the model and one
 // in debugfs; with several, which is which is unknown, so none is attached.
