@@ -170,6 +170,7 @@ std::vector<CLI::ConfigItem> ConfigFile::from_config(std::istream& input) const 
                              CLI::ExitCodes::ConfigError);
     }
     lines_[e.key] = e.line;
+    if (e.values.empty()) continue;  // `key = []`: none, the default (CLI11 wants >= 1 value)
     CLI::ConfigItem item;
     item.name = std::move(e.key);
     item.inputs = std::move(e.values);
@@ -190,6 +191,7 @@ std::shared_ptr<ConfigFile> add_config_file_option(CLI::App& app, std::string& f
                  "Read options from FILE (key = value, keys are the long options without --, "
                  "[section] prefixes keys; see deploy/tdpwatchd.conf); flags win over the file; "
                  "SIGHUP re-reads it")
+      ->type_name("FILE")
       ->each([&file](const std::string& f) { file = f; });
   return reader;
 }
