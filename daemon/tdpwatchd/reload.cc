@@ -1,5 +1,6 @@
 #include "daemon/tdpwatchd/reload.h"
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -95,13 +96,17 @@ bool reload(Options& options) {
   Options merged;
   const ReloadDiff d = diff_options(options, *parsed, merged);
   options = std::move(merged);
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  // Say what changed at the more verbose of the old and new levels, so that
+  // going quieter is still reported.
+  const auto level = spdlog::level::from_str(options.log_level);
+  spdlog::set_level(std::min(level, spdlog::get_level()));
   for (const std::string& c : d.live) spdlog::info("SIGHUP: applied {}", c);
   for (const std::string& c : d.restart) {
     spdlog::warn("SIGHUP: {} needs a restart; still running with the old value", c);
   }
   spdlog::info("SIGHUP: reloaded ({}): {} change(s) applied, {} need a restart", file,
                d.live.size(), d.restart.size());
+  spdlog::set_level(level);
   return true;
 }
 
