@@ -53,7 +53,9 @@ void add_options(CLI::App& app, Options& options) {
   add_config_file_option(app, options.config_file);
   app.add_option("--path.procfs", options.paths.procfs, "procfs mount point")
       ->capture_default_str();
-  app.add_option("--path.sysfs", options.paths.sysfs, "sysfs mount point")->capture_default_str();
+  app.add_option("--path.sysfs", options.paths.sysfs,
+                 "sysfs mount point (the kernel's BTF is read from <sysfs>/kernel/btf)")
+      ->capture_default_str();
   app.add_option("--path.debugfs", options.paths.debugfs, "debugfs mount point")
       ->capture_default_str();
   app.add_option("--web.listen-address", options.web_listen_address,

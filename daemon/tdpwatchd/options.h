@@ -2,7 +2,8 @@
 // --path.procfs/--path.sysfs/--path.debugfs, --web.listen-address,
 // --web.telemetry-path, --leak.retention, --interval, --log.level, --once,
 // and the probe switches (--disable-variant, --strict, --record,
-// --ringbuf-size, --no-probes), plus the `features` subcommand.
+// --ringbuf-size, --no-probes), --config.file (config_file.h), plus the
+// `features` subcommand.
 #pragma once
 
 #include <cstdint>
