@@ -16,18 +16,20 @@ namespace tdpwatch::tdpwatchd {
 namespace {
 
 // Capability names as capabilities(7) spells them, by number.
+// clang-format off
 constexpr const char* kNames[] = {
-    "cap_chown",          "cap_dac_override",   "cap_dac_read_search", "cap_fowner",
-    "cap_fsetid",         "cap_kill",           "cap_setgid",          "cap_setuid",
+    "cap_chown",          "cap_dac_override",    "cap_dac_read_search",  "cap_fowner",
+    "cap_fsetid",         "cap_kill",            "cap_setgid",           "cap_setuid",
     "cap_setpcap",        "cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
-    "cap_net_admin",      "cap_net_raw",        "cap_ipc_lock",        "cap_ipc_owner",
-    "cap_sys_module",     "cap_sys_rawio",      "cap_sys_chroot",      "cap_sys_ptrace",
-    "cap_sys_pacct",      "cap_sys_admin",      "cap_sys_boot",        "cap_sys_nice",
-    "cap_sys_resource",   "cap_sys_time",       "cap_sys_tty_config",  "cap_mknod",
-    "cap_lease",          "cap_audit_write",    "cap_audit_control",   "cap_setfcap",
-    "cap_mac_override",   "cap_mac_admin",      "cap_syslog",          "cap_wake_alarm",
-    "cap_block_suspend",  "cap_audit_read",     "cap_perfmon",         "cap_bpf",
+    "cap_net_admin",      "cap_net_raw",         "cap_ipc_lock",         "cap_ipc_owner",
+    "cap_sys_module",     "cap_sys_rawio",       "cap_sys_chroot",       "cap_sys_ptrace",
+    "cap_sys_pacct",      "cap_sys_admin",       "cap_sys_boot",         "cap_sys_nice",
+    "cap_sys_resource",   "cap_sys_time",        "cap_sys_tty_config",   "cap_mknod",
+    "cap_lease",          "cap_audit_write",     "cap_audit_control",    "cap_setfcap",
+    "cap_mac_override",   "cap_mac_admin",       "cap_syslog",           "cap_wake_alarm",
+    "cap_block_suspend",  "cap_audit_read",      "cap_perfmon",          "cap_bpf",
     "cap_checkpoint_restore"};
+// clang-format on
 constexpr int kKnown = static_cast<int>(sizeof kNames / sizeof kNames[0]);
 
 constexpr CapMask bit(int cap) {
@@ -71,13 +73,14 @@ Status check_probe_caps(CapMask effective) {
   const CapMask needed = bit(CAP_BPF) | bit(CAP_PERFMON);
   if ((effective & bit(CAP_SYS_ADMIN)) != 0 || (effective & needed) == needed) return {};
   return Error{"tdpwatchd lacks the capabilities to load its eBPF probes (missing " +
-               cap_names(needed & ~effective) + "; needs cap_bpf and cap_perfmon, or cap_sys_admin" +
+               cap_names(needed & ~effective) +
+               "; needs cap_bpf and cap_perfmon, or cap_sys_admin" +
                "): run it as root with its full capability set (not under a reduced bounding "
                "set), or pass --no-probes to watch debugfs and meminfo only"};
 }
 
-CapMask steady_state_caps(bool probes, const std::string& kernel_release,
-                          const std::string& procfs, std::string& why) {
+CapMask steady_state_caps(bool probes, const std::string& kernel_release, const std::string& procfs,
+                          std::string& why) {
   if (!probes) {
     why = "no probes: nothing to keep";
     return 0;
@@ -122,8 +125,7 @@ Status drop_caps(CapMask keep) {
   return {};
 }
 
-void drop_unneeded_caps(bool probes, const std::string& kernel_release,
-                        const std::string& procfs) {
+void drop_unneeded_caps(bool probes, const std::string& kernel_release, const std::string& procfs) {
   std::string why;
   const CapMask keep = steady_state_caps(probes, kernel_release, procfs, why);
   if (auto s = drop_caps(keep); !s) {

@@ -46,8 +46,8 @@ Status check_probe_caps(CapMask effective);
 
 // What to keep after start: with probes, CAP_BPF on kernels before 6.5 with
 // unprivileged_bpf_disabled set; else nothing.  `why` says why.
-CapMask steady_state_caps(bool probes, const std::string& kernel_release,
-                          const std::string& procfs, std::string& why);
+CapMask steady_state_caps(bool probes, const std::string& kernel_release, const std::string& procfs,
+                          std::string& why);
 
 // Drops every capability but `keep` from the effective, permitted and
 // inheritable sets, the ambient set and (when CAP_SETPCAP is still
@@ -56,7 +56,6 @@ Status drop_caps(CapMask keep);
 
 // steady_state_caps + drop_caps + one info line naming the kept set (a
 // failure is a warning: the daemon runs on with its capabilities).
-void drop_unneeded_caps(bool probes, const std::string& kernel_release,
-                        const std::string& procfs);
+void drop_unneeded_caps(bool probes, const std::string& kernel_release, const std::string& procfs);
 
 }  // namespace tdpwatch::tdpwatchd

@@ -12,7 +12,8 @@ namespace {
 
 // Parses into `options`; on a ParseError returns it as a value (the message
 // line and CLI11's exit code), with `app` left for --help's output.
-std::optional<std::pair<std::string, int>> parse(CLI::App& app, const std::vector<std::string>& argv,
+std::optional<std::pair<std::string, int>> parse(CLI::App& app,
+                                                 const std::vector<std::string>& argv,
                                                  Options& options) {
   add_options(app, options);
   std::vector<const char*> cargv;

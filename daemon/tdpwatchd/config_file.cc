@@ -14,7 +14,8 @@ bool is_key_char(char c) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -40,11 +41,20 @@ std::string take_scalar(std::string_view& s, bool in_array, std::string& value) 
       if (c == '\\' && quote == '"') {
         if (++i == s.size()) break;
         switch (s[i]) {
-          case 'n': value += '\n'; break;
-          case 't': value += '\t'; break;
-          case '"': value += '"'; break;
-          case '\\': value += '\\'; break;
-          default: return std::string("unknown escape \\") + s[i] + " in a \"string\"";
+          case 'n':
+            value += '\n';
+            break;
+          case 't':
+            value += '\t';
+            break;
+          case '"':
+            value += '"';
+            break;
+          case '\\':
+            value += '\\';
+            break;
+          default:
+            return std::string("unknown escape \\") + s[i] + " in a \"string\"";
         }
         continue;
       }
@@ -111,9 +121,11 @@ Result<std::vector<ConfigEntry>> parse_config_text(std::string_view text, const 
     if (is_comment(line)) continue;
     if (line.front() == '[') {
       const auto close = line.find(']');
-      const std::string_view name = close == std::string_view::npos ? "" : trim(line.substr(1, close - 1));
+      const std::string_view name =
+          close == std::string_view::npos ? "" : trim(line.substr(1, close - 1));
       if (close == std::string_view::npos || name.empty() ||
-          !std::all_of(name.begin(), name.end(), is_key_char) || !is_comment(line.substr(close + 1))) {
+          !std::all_of(name.begin(), name.end(), is_key_char) ||
+          !is_comment(line.substr(close + 1))) {
         return Error{at + "malformed section header '" + std::string(line) +
                      "' (expected [name], e.g. [web])"};
       }
@@ -138,8 +150,8 @@ Result<std::vector<ConfigEntry>> parse_config_text(std::string_view text, const 
   return out;
 }
 
-std::string ConfigFile::to_config(const CLI::App* app, bool default_also, bool /*write_description*/,
-                                  std::string /*prefix*/) const {
+std::string ConfigFile::to_config(const CLI::App* app, bool default_also,
+                                  bool /*write_description*/, std::string /*prefix*/) const {
   std::ostringstream out;
   for (const CLI::Option* opt : app->get_options()) {
     const std::string& name = opt->get_single_name();
@@ -200,7 +212,8 @@ std::string describe_parse_error(const CLI::ParseError& e, const ConfigFile* con
                                  const std::vector<std::string>& args) {
   std::string message = e.what();
   if (dynamic_cast<const CLI::FileError*>(&e) != nullptr) {
-    return "--config.file: " + message + ": give a readable file (deploy/tdpwatchd.conf is an example)";
+    return "--config.file: " + message +
+           ": give a readable file (deploy/tdpwatchd.conf is an example)";
   }
   if (config == nullptr) return message;
   // Which option the message names: "--key" followed by a non-key character.

@@ -38,9 +38,9 @@ struct Field {
   std::function<void(Options& to, const Options& from)> copy;  // live fields only
 };
 
-#define TDPW_FIELD(name, member, live)                             \
-  Field {                                                          \
-    name, live, [](const Options& o) { return text(o.member); },   \
+#define TDPW_FIELD(name, member, live)                                    \
+  Field {                                                                 \
+    name, live, [](const Options& o) { return text(o.member); },          \
         [](Options& to, const Options& from) { to.member = from.member; } \
   }
 

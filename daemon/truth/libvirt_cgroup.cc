@@ -104,7 +104,8 @@ std::string libvirt_domain_name(const std::string& from_cgroup,
   const std::string part = libvirt_machine_name_part(*qemu_guest);
   // Equal, or cut at libvirt's 64-byte machine-name limit ("qemu-<id>-" and
   // the trailing '-'/'.' it trims take a few bytes of it).
-  if (part == from_cgroup || (from_cgroup.size() >= kTruncatedAtLeast && part.starts_with(from_cgroup))) {
+  if (part == from_cgroup ||
+      (from_cgroup.size() >= kTruncatedAtLeast && part.starts_with(from_cgroup))) {
     return *qemu_guest;
   }
   return from_cgroup;

@@ -105,8 +105,8 @@ std::vector<std::string> error_lines(const std::string& err) {
 
 TEST(OpsHost, DropsEveryCapabilityAndServesAVmStartedAfterTheDrop) {
   require_root_and_kvm();
-  Process daemon = Process::spawn(
-      {kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"});
+  Process daemon =
+      Process::spawn({kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"});
   const int port = served_port(daemon);
   ASSERT_GT(port, 0) << daemon.err();
   const auto dropped = daemon.wait_for_line(Process::Stream::kErr, "capabilities: dropped", 30s);
@@ -127,11 +127,14 @@ TEST(OpsHost, DropsEveryCapabilityAndServesAVmStartedAfterTheDrop) {
   ASSERT_TRUE(std::regex_search(*ready, m, std::regex(R"(pid=(\d+) fd=(\d+))"))) << *ready;
   const std::string debugfs = std::string(m[1]) + "-" + std::string(m[2]);
   std::string vm;
-  EXPECT_TRUE(eventually(15s, [&] {
-    vm = api_vm(port, vmm.pid());
-    return json_number(vm, "shadow_pages") > 0 && json_string(vm, "debugfs") == debugfs &&
-           vm.find("\"probe_counters\": {") != std::string::npos;
-  })) << "VM " << vmm.pid() << " in the JSON API:\n"
+  EXPECT_TRUE(eventually(15s,
+                         [&] {
+                           vm = api_vm(port, vmm.pid());
+                           return json_number(vm, "shadow_pages") > 0 &&
+                                  json_string(vm, "debugfs") == debugfs &&
+                                  vm.find("\"probe_counters\": {") != std::string::npos;
+                         }))
+      << "VM " << vmm.pid() << " in the JSON API:\n"
       << vm << "\n"
       << daemon.err();
   EXPECT_EQ(json_string(vm, "comm"), "tdpw_test_vmm");
@@ -153,9 +156,9 @@ TEST(OpsHost, DropsEveryCapabilityAndServesAVmStartedAfterTheDrop) {
 
 TEST(OpsHost, SighupReloadsTheLiveDaemon) {
   require_root_and_kvm();
-  const std::string conf =
-      (std::filesystem::temp_directory_path() / ("tdpw_ops_" + std::to_string(::getpid()) + ".conf"))
-          .string();
+  const std::string conf = (std::filesystem::temp_directory_path() /
+                            ("tdpw_ops_" + std::to_string(::getpid()) + ".conf"))
+                               .string();
   auto config = [&](const std::string& text) { std::ofstream(conf) << text; };
   config("log.level = info\nleak.retention = 100\n[web]\nlisten-address = \"127.0.0.1:0\"\n");
   Process daemon = Process::spawn({kDaemon, "--config.file", conf});
@@ -164,18 +167,20 @@ TEST(OpsHost, SighupReloadsTheLiveDaemon) {
   ASSERT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "watching;", 30s)) << daemon.err();
 
   // Live changes: debug logging, a shorter interval, a longer retention.
-  config("log.level = debug\nleak.retention = 200\ninterval = 1\n[web]\n"
-         "listen-address = \"127.0.0.1:0\"\ntelemetry-path = \"/m\"\n");
+  config(
+      "log.level = debug\nleak.retention = 200\ninterval = 1\n[web]\n"
+      "listen-address = \"127.0.0.1:0\"\ntelemetry-path = \"/m\"\n");
   daemon.signal(SIGHUP);
   ASSERT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "SIGHUP: reloaded", 20s)) << daemon.err();
-  for (const char* applied : {"SIGHUP: applied log.level: info -> debug",
-                              "SIGHUP: applied leak.retention: 100 -> 200",
-                              "SIGHUP: applied interval: 5 -> 1",
-                              "SIGHUP: web.telemetry-path: /metrics -> /m needs a restart"}) {
+  for (const char* applied :
+       {"SIGHUP: applied log.level: info -> debug", "SIGHUP: applied leak.retention: 100 -> 200",
+        "SIGHUP: applied interval: 5 -> 1",
+        "SIGHUP: web.telemetry-path: /metrics -> /m needs a restart"}) {
     EXPECT_NE(daemon.err().find(applied), std::string::npos) << applied << "\n" << daemon.err();
   }
   // Debug logging is on: a VM's teardown uevent is logged at debug.
-  Process vmm = Process::spawn({kVmm, "--mem-mib", "16", "--touch-pages", "16", "--hold-ms", "200"});
+  Process vmm =
+      Process::spawn({kVmm, "--mem-mib", "16", "--touch-pages", "16", "--hold-ms", "200"});
   EXPECT_EQ(vmm.wait(20s), 0) << vmm.err();
   EXPECT_TRUE(daemon.wait_for_line(Process::Stream::kErr, " debug VM destroy uevent", 20s))
       << daemon.err();
@@ -188,11 +193,12 @@ TEST(OpsHost, SighupReloadsTheLiveDaemon) {
   EXPECT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "SIGHUP: not reloaded", 20s))
       << daemon.err();
   EXPECT_EQ(http_get(port, "/metrics").status, 200);
-  config("log.level = debug\nleak.retention = 300\ninterval = 1\n[web]\n"
-         "listen-address = \"127.0.0.1:0\"\ntelemetry-path = \"/m\"\n");
+  config(
+      "log.level = debug\nleak.retention = 300\ninterval = 1\n[web]\n"
+      "listen-address = \"127.0.0.1:0\"\ntelemetry-path = \"/m\"\n");
   daemon.signal(SIGHUP);
-  EXPECT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "1 change(s) applied, 1 need a restart",
-                                   20s))
+  EXPECT_TRUE(
+      daemon.wait_for_line(Process::Stream::kErr, "1 change(s) applied, 1 need a restart", 20s))
       << daemon.err();
   EXPECT_NE(daemon.err().find("SIGHUP: applied leak.retention: 200 -> 300"), std::string::npos)
       << daemon.err();
@@ -228,7 +234,8 @@ TEST(OpsHost, MissingCapabilitiesAreOneLine) {
     return true;
   };
   RunResult r = run({kDaemon, "--web.listen-address", "127.0.0.1:0"}, 30s, no_caps);
-  expect_one_clear_line(r, "lacks the capabilities to load its eBPF probes (missing cap_perfmon,cap_bpf;");
+  expect_one_clear_line(
+      r, "lacks the capabilities to load its eBPF probes (missing cap_perfmon,cap_bpf;");
   EXPECT_NE(r.err.find("--no-probes"), std::string::npos) << r.err;
 
   // Only CAP_BPF missing (CAP_SYS_ADMIN too, which would stand in for it).
@@ -264,8 +271,9 @@ TEST(OpsHost, PortInUseIsOneLine) {
   const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   const RunResult r = run({kDaemon, "--web.listen-address", address}, 30s);
   ::close(fd);
-  expect_one_clear_line(r, "cannot listen on " + address + ": Address already in use: another "
-                           "process (another tdpwatchd?) serves that port");
+  expect_one_clear_line(r, "cannot listen on " + address +
+                               ": Address already in use: another "
+                               "process (another tdpwatchd?) serves that port");
   EXPECT_EQ(r.err.find("probes attached"), std::string::npos) << "attached before failing";
 }
 

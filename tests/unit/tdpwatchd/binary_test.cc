@@ -40,9 +40,9 @@ class BinaryTest : public ::testing::Test {
   }
   std::vector<std::string> flags() const {
     const truth::Paths p = tree_.paths();
-    return {kDaemon,         "--config.file",  conf_,          "--path.procfs",
-            p.procfs,        "--path.sysfs",   p.sysfs,        "--path.debugfs",
-            p.debugfs,       "--web.listen-address", "127.0.0.1:0"};
+    return {kDaemon,   "--config.file",        conf_,        "--path.procfs",
+            p.procfs,  "--path.sysfs",         p.sysfs,      "--path.debugfs",
+            p.debugfs, "--web.listen-address", "127.0.0.1:0"};
   }
 
   truth::testing::FixtureTree tree_;
@@ -71,7 +71,8 @@ TEST_F(BinaryTest, GoodFileTakesEffectAndFlagsWin) {
 }
 
 TEST_F(BinaryTest, BadFileIsOneLineAndExit2) {
-  config("once = true\n" + paths() + "listen-address = \":1\"\n");  // in [path]: path.listen-address
+  config("once = true\n" + paths() +
+         "listen-address = \":1\"\n");  // in [path]: path.listen-address
   auto r = host_test::run({kDaemon, "--config.file", conf_}, 30s);
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "tdpwatchd: error: " + conf_ +

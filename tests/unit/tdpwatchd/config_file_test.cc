@@ -112,12 +112,12 @@ TEST_F(ConfigFileTest, NoFileIsTheDefaults) {
 
 TEST_F(ConfigFileTest, EachErrorNamesFileAndLine) {
   EXPECT_EQ(error("log.level = info\nweb.foo = 1\n"),
-            file_ + ":2: unknown key 'web.foo': keys are tdpwatchd's long options without the "
-                    "leading -- (see tdpwatchd --help), e.g. web.listen-address");
+            file_ +
+                ":2: unknown key 'web.foo': keys are tdpwatchd's long options without the "
+                "leading -- (see tdpwatchd --help), e.g. web.listen-address");
   EXPECT_TRUE(error("[web]\nfoo = 1\n").starts_with(file_ + ":2: unknown key 'web.foo'"));
   EXPECT_TRUE(error("--interval = 1\n").starts_with(file_ + ":1: unknown key '--interval'"));
-  EXPECT_EQ(error("\n\njust words\n"),
-            file_ + ":3: expected key = value, got 'just words'");
+  EXPECT_EQ(error("\n\njust words\n"), file_ + ":3: expected key = value, got 'just words'");
   EXPECT_EQ(error("[web\n"),
             file_ + ":1: malformed section header '[web' (expected [name], e.g. [web])");
   EXPECT_EQ(error("record = \"open\n"), file_ + ":1: record: unterminated \"string\"");

@@ -19,9 +19,9 @@ TEST(Reload, LiveChangesAppliedRestartOnesKept) {
   const ReloadDiff d = diff_options(running, parsed, merged);
   EXPECT_EQ(d.live, (std::vector<std::string>{"log.level: info -> debug",
                                               "leak.retention: 86400 -> 60", "interval: 5 -> 1"}));
-  EXPECT_EQ(d.restart,
-            (std::vector<std::string>{"web.listen-address: 127.0.0.1:9977 -> :9100",
-                                      "ringbuf-size: 0 -> 65536", "disable-variant: [] -> [tp_btf]"}));
+  EXPECT_EQ(d.restart, (std::vector<std::string>{"web.listen-address: 127.0.0.1:9977 -> :9100",
+                                                 "ringbuf-size: 0 -> 65536",
+                                                 "disable-variant: [] -> [tp_btf]"}));
   EXPECT_EQ(merged.log_level, "debug");
   EXPECT_EQ(merged.leak_retention_seconds, 60.0);
   EXPECT_EQ(merged.interval_seconds, 1.0);

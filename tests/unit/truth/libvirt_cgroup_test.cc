@@ -36,8 +36,9 @@ TEST(LibvirtCgroup, SystemdScopeCgroupV1) {
 }
 
 TEST(LibvirtCgroup, OldLibvirtWithoutId) {
-  EXPECT_EQ(libvirt_domain_from_cgroup("0::/machine.slice/machine-qemu\\x2dlegacy.scope/emulator\n"),
-            "legacy");
+  EXPECT_EQ(
+      libvirt_domain_from_cgroup("0::/machine.slice/machine-qemu\\x2dlegacy.scope/emulator\n"),
+      "legacy");
 }
 
 TEST(LibvirtCgroup, WithoutSystemd) {
