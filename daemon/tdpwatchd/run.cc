@@ -1,5 +1,6 @@
 #include "daemon/tdpwatchd/run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -65,6 +66,9 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
   spdlog::info("polling every {} s", options.interval_seconds);
+  // tdpwatch_up's staleness limit (web.cc) follows the starting interval: a
+  // longer one set by SIGHUP is waited out in slices, republishing between.
+  const double publish_every = options.interval_seconds;
   for (;;) {
     const PollResult poll = watcher.poll();
     log_poll(poll);
@@ -73,7 +77,14 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
       builder.set_poll(poll, unix_now());
       web->store->publish(builder.build({}, unix_now()));
     }
-    if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
+    int sig = 0;
+    for (double left = options.interval_seconds; sig == 0 && left > 0; left -= publish_every) {
+      sig = stop.wait(seconds(std::min(left, publish_every)));
+      if (sig == 0 && left > publish_every && web != nullptr) {
+        web->store->publish(builder.build({}, unix_now()));
+      }
+    }
+    if (sig != 0) {
       if (sig == SIGHUP) {
         if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
         continue;
