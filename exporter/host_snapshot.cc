@@ -2,8 +2,10 @@
 
 namespace tdpwatch::exporter {
 
-std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid) {
+std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid,
+                     const std::string& libvirt_domain) {
   if (!qemu_name.empty()) return qemu_name;
+  if (!libvirt_domain.empty()) return libvirt_domain;
   return (comm.empty() ? std::string("pid") : comm) + "-" + std::to_string(pid);
 }
 

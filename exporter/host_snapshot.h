@@ -20,7 +20,7 @@ namespace tdpwatch::exporter {
 
 // Who a VM is, as an operator knows it.  `vm` and `pid` are the two labels on
 // every per-VM series (see README "Metrics"): `vm` is the QEMU -name guest
-// name, else "<comm>-<pid>"; the second and later VMs of one process get a
+// name, else the libvirt domain, else "<comm>-<pid>"; the second and later VMs of one process get a
 // "#2", "#3", ... suffix (in the order the daemon first saw them) so that the
 // pair stays unique.  The rest goes on tdpwatch_vm_info only.
 struct VmIdentity {
@@ -28,6 +28,7 @@ struct VmIdentity {
   std::uint32_t pid = 0;  // the VMM's tgid
   std::string comm;
   std::string uuid;     // QEMU -uuid; empty when none
+  std::string libvirt_domain;  // from the VMM's cgroup; empty when not a libvirt domain
   std::string debugfs;  // "<pid>-<fd>" of <debugfs>/kvm/; empty when unknown or ambiguous
 };
 
@@ -126,8 +127,10 @@ struct HostSnapshot {
   std::vector<LeakEntry> leaks;
 };
 
-// The `vm` label for a process: QEMU's guest name, else "<comm>-<pid>".
-std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid);
+// The `vm` label for a process: QEMU's guest name, else the libvirt domain,
+// else "<comm>-<pid>".
+std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid,
+                     const std::string& libvirt_domain = "");
 
 // Snake-case names used as label values.
 const char* mmu_type_name(int mmu_type);  // "shadow", "tdp"

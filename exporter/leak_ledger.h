@@ -16,6 +16,8 @@ namespace tdpwatch::exporter {
 class LeakLedger {
  public:
   explicit LeakLedger(double retention_seconds) : retention_(retention_seconds) {}
+  // A new retention (SIGHUP), applied at the next fill().
+  void set_retention(double retention_seconds) { retention_ = retention_seconds; }
 
   // One VM_DESTROY's record, clean or not, at Unix time `now`.
   void record(const core::LeakRecord& record, VmIdentity identity, double now);

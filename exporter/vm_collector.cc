@@ -15,10 +15,10 @@ class VmCollector final : public Collector {
 
   Status collect(const HostSnapshot& s, Families& out) const override {
     auto info = gauge(out, "tdpwatch_vm_info",
-                      "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, debugfs "
-                      "<pid>-<fd> directory, and whether counts are since VM creation (full), "
-                      "since the daemon first saw it (since_seen), or from a baseline of the "
-                      "kernel's own figures taken then (baseline)");
+                      "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, libvirt domain "
+                      "(from the VMM's cgroup), debugfs <pid>-<fd> directory, and whether counts "
+                      "are since VM creation (full), since the daemon first saw it (since_seen), "
+                      "or from a baseline of the kernel's own figures taken then (baseline)");
     auto tdp = gauge(out, "tdpwatch_vm_tdp_pages",
                      "Linked non-root TDP MMU page-table pages, by level and address space "
                      "(the kernel's tdp_mmu_pages, split; model)");
@@ -67,6 +67,7 @@ class VmCollector final : public Collector {
       const core::VmCounts& c = v.model.counts;
       info.add(vm_labels(id, {{"comm", id.comm},
                               {"uuid", id.uuid},
+                              {"libvirt_domain", id.libvirt_domain},
                               {"debugfs", id.debugfs},
                               {"tracking", !v.reconcile.tracking.empty()
                                                ? v.reconcile.tracking

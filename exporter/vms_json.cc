@@ -28,7 +28,8 @@ std::string seconds(double t) {
 
 std::string identity_json(const VmIdentity& id) {
   return "\"vm\": " + quote(id.vm) + ", \"pid\": " + u(id.pid) + ", \"comm\": " + quote(id.comm) +
-         ", \"uuid\": " + quote(id.uuid) + ", \"debugfs\": " + quote(id.debugfs);
+         ", \"uuid\": " + quote(id.uuid) + ", \"libvirt_domain\": " + quote(id.libvirt_domain) +
+         ", \"debugfs\": " + quote(id.debugfs);
 }
 
 std::string model_json(const core::VmSnapshot& s) {

@@ -60,6 +60,19 @@ Status add_fd(int epfd, int fd, Source tag) {
   return {};
 }
 
+// Every `interval` from now on (the first expiry one interval away).
+Status arm_timer(int timerfd, std::chrono::milliseconds interval) {
+  itimerspec its{};
+  const auto ms = interval.count();
+  its.it_interval.tv_sec = ms / 1000;
+  its.it_interval.tv_nsec = (ms % 1000) * 1'000'000;
+  its.it_value = its.it_interval;
+  if (::timerfd_settime(timerfd, 0, &its, nullptr) != 0) {
+    return errno_error("timerfd_settime", errno);
+  }
+  return {};
+}
+
 }  // namespace
 
 struct EventLoop::State {
@@ -210,16 +223,15 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
 
   s->timerfd.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!s->timerfd.valid()) return errno_error("timerfd_create", errno);
-  itimerspec its{};
-  const auto ms = s->config.interval.count();
-  its.it_interval.tv_sec = ms / 1000;
-  its.it_interval.tv_nsec = (ms % 1000) * 1'000'000;
-  its.it_value = its.it_interval;
-  if (::timerfd_settime(s->timerfd.get(), 0, &its, nullptr) != 0) {
-    return errno_error("timerfd_settime", errno);
-  }
+  if (auto r = arm_timer(s->timerfd.get(), s->config.interval); !r) return r.error();
   if (auto r = add_fd(s->epfd.get(), s->timerfd.get(), kTimer); !r) return r.error();
   return EventLoop(std::move(s));
+}
+
+Status EventLoop::set_interval(std::chrono::milliseconds interval) {
+  if (auto r = arm_timer(s_->timerfd.get(), interval); !r) return r;
+  s_->config.interval = interval;
+  return {};
 }
 
 void EventLoop::refresh_maps() {

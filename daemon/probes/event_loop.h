@@ -71,8 +71,9 @@ class EventLoop {
   EventLoop(EventLoop&&) noexcept;
   EventLoop& operator=(EventLoop&&) noexcept;
 
-  // Runs until a signal arrives on stop_fd (a signalfd; returns its number)
-  // or until `deadline` (returns 0).  on_tick runs every interval, after the
+  // Runs until a signal arrives on stop_fd (a signalfd; returns its number,
+  // which may be SIGHUP: the caller reloads and calls run again) or until
+  // `deadline` (returns 0).  on_tick runs every interval, after the
   // probes' maps were read.
   Result<int> run(int stop_fd, std::optional<std::chrono::steady_clock::time_point> deadline,
                   const std::function<void()>& on_tick);
@@ -85,6 +86,8 @@ class EventLoop {
   const std::map<std::uint64_t, tdpw_kernel_truth>& truth() const;
   // Reads the maps now (also done every tick).
   void refresh_maps();
+  // A new --interval (SIGHUP), from now on.
+  Status set_interval(std::chrono::milliseconds interval);
 
  private:
   struct State;

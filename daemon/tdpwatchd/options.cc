@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/tdpwatchd/config_file.h"
+
 namespace tdpwatch::tdpwatchd {
 namespace {
 
@@ -17,6 +19,14 @@ constexpr const char* kDescription =
     "Runs as root on a host with /dev/kvm and kernel BTF; mounts debugfs at\n"
     "/sys/kernel/debug if it is not mounted.  With --path.* pointing at a fixture\n"
     "tree (or --no-probes) it runs without probes.  SIGTERM or SIGINT stop it.\n"
+    "Once attached and listening it drops every capability it no longer needs.\n"
+    "\n"
+    "--config.file FILE sets any long option as `key = value` (the option name\n"
+    "without --: `web.listen-address = \":9977\"`; a [web] section header makes\n"
+    "`listen-address = ...` the same key).  Command-line flags win over the file.\n"
+    "SIGHUP re-reads it: --log.level, --leak.retention, --interval and\n"
+    "--status-file change live; other changes are logged as needing a restart;\n"
+    "a bad file is logged and the running configuration kept.\n"
     "\n"
     "It serves, on --web.listen-address (default 127.0.0.1:9977): Prometheus\n"
     "metrics at --web.telemetry-path (default /metrics), a JSON API of every VM's\n"
@@ -28,16 +38,24 @@ constexpr const char* kDescription =
     "(debugfs stats per VM), \"probes\" (the plan, events processed and lost),\n"
     "and \"model\" (per VM key: shadow pages, TDP pages by level, leaf counts,\n"
     "inconsistencies, and the probes' lossless counters).  A VM that existed\n"
-    "before the window is counted from then on (\"implicit\": true).";
+    "before the window is counted from then on (\"implicit\": true).\n"
+    "\n"
+    "Exit status: 0 stopped by SIGTERM/SIGINT, or --once/features done; 1 the host\n"
+    "cannot be watched (one error line says why and what to do: not root, a\n"
+    "missing capability or BTF, a port in use); 2 a bad command line or config\n"
+    "file (one error line naming the flag, or the file and line).";
 
 }  // namespace
 
 void add_options(CLI::App& app, Options& options) {
   app.description(kDescription);
   app.set_version_flag("--version", std::string("tdpwatchd ") + TDPW_VERSION);
+  add_config_file_option(app, options.config_file);
   app.add_option("--path.procfs", options.paths.procfs, "procfs mount point")
       ->capture_default_str();
-  app.add_option("--path.sysfs", options.paths.sysfs, "sysfs mount point")->capture_default_str();
+  app.add_option("--path.sysfs", options.paths.sysfs,
+                 "sysfs mount point (the kernel's BTF is read from <sysfs>/kernel/btf)")
+      ->capture_default_str();
   app.add_option("--path.debugfs", options.paths.debugfs, "debugfs mount point")
       ->capture_default_str();
   app.add_option("--web.listen-address", options.web_listen_address,

@@ -2,7 +2,8 @@
 // --path.procfs/--path.sysfs/--path.debugfs, --web.listen-address,
 // --web.telemetry-path, --leak.retention, --interval, --log.level, --once,
 // and the probe switches (--disable-variant, --strict, --record,
-// --ringbuf-size, --no-probes), plus the `features` subcommand.
+// --ringbuf-size, --no-probes), --config.file (config_file.h), plus the
+// `features` subcommand.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,11 @@ struct Options {
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;
   std::string output = "table";  // table | json
+
+  // --config.file, and the command line as given (argv[0] first): SIGHUP
+  // parses both again (command_line.h).
+  std::string config_file;
+  std::vector<std::string> argv;
 };
 
 // Registers every flag (and --version, and the --help text) on `app`, bound

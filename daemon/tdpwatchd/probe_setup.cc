@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include <spdlog/spdlog.h>
+
+#include "daemon/tdpwatchd/capabilities.h"
 
 namespace tdpwatch::tdpwatchd {
 
@@ -14,9 +17,24 @@ Result<ProbedPlan> probe_and_plan(const Options& options) {
         "tdpwatchd must run as root: loading eBPF probes needs CAP_BPF and CAP_PERFMON, and "
         "KVM's statistics live in debugfs, which only root can read"};
   }
+  if (auto caps = effective_caps(); !caps) {
+    return caps.error();
+  } else if (auto s = check_probe_caps(*caps); !s) {
+    return s.error();
+  }
   auto disabled = probes::parse_variant_list(options.disable_variant);
   if (!disabled) return Error{"--disable-variant: " + disabled.error().message};
-  auto probe = probes::FeatureProbe::create();
+  // The kernel's BTF and kprobe PMU under --path.sysfs (a fixture tree can
+  // leave the BTF out; `tdpwatchd features --path.sysfs` then shows the error).
+  probes::ProbeOptions po;
+  po.sysfs = options.paths.sysfs;
+  po.btf_dir = options.paths.sysfs + "/kernel/btf";
+  auto probe = probes::FeatureProbe::create(po);
+  if (!probe && probe.error().errno_value == ENOENT) {
+    return Error{probe.error().message +
+                 ": boot a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's are), or pass "
+                 "--no-probes to watch debugfs and meminfo only"};
+  }
   if (!probe) return probe.error();
   ProbedPlan out;
   out.report = probe->report();

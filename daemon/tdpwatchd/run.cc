@@ -1,6 +1,8 @@
 #include "daemon/tdpwatchd/run.h"
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,10 +16,12 @@
 #include "daemon/probes/load_fallback.h"
 #include "daemon/probes/loader.h"
 #include "daemon/replay/writer.h"
+#include "daemon/tdpwatchd/capabilities.h"
 #include "daemon/tdpwatchd/host_check.h"
 #include "daemon/tdpwatchd/model_json.h"
 #include "daemon/tdpwatchd/probe_setup.h"
 #include "daemon/tdpwatchd/reconcile_tick.h"
+#include "daemon/tdpwatchd/reload.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
@@ -60,8 +64,8 @@ int print_once(const std::string& json) {
 }
 
 // The debugfs/meminfo watcher alone (--no-probes, or a fixture tree).
-int run_watcher_only(const Options& options, const HostReport& host, StopSignal& stop,
-                     Web* web) {
+int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, Web* web) {
+  drop_unneeded_caps(false, host.kernel_release, options.paths.procfs);
   Watcher watcher(options.paths);
   if (options.once) {
     const PollResult poll = watcher.poll();
@@ -71,6 +75,9 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
   spdlog::info("polling every {} s", options.interval_seconds);
+  // tdpwatch_up's staleness limit (web.cc) follows the starting interval: a
+  // longer one set by SIGHUP is waited out in slices, republishing between.
+  const double publish_every = options.interval_seconds;
   for (bool first = true;; first = false) {
     const PollResult poll = watcher.poll();
     log_poll(poll);
@@ -80,7 +87,18 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
       web->store->publish(builder.build({}, unix_now()));
     }
     if (first) notify("READY=1\nSTATUS=watching debugfs and meminfo only (no probes)");
-    if (const int sig = stop.wait(seconds(options.interval_seconds)); sig != 0) {
+    int sig = 0;
+    for (double left = options.interval_seconds; sig == 0 && left > 0; left -= publish_every) {
+      sig = stop.wait(seconds(std::min(left, publish_every)));
+      if (sig == 0 && left > publish_every && web != nullptr) {
+        web->store->publish(builder.build({}, unix_now()));
+      }
+    }
+    if (sig != 0) {
+      if (sig == SIGHUP) {
+        if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
+        continue;
+      }
       notify("STOPPING=1");
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return 0;
@@ -88,7 +106,7 @@ int run_watcher_only(const Options& options, const HostReport& host, StopSignal&
   }
 }
 
-int run_with_probes(const Options& options, const HostReport& host, StopSignal& stop, Web* web) {
+int run_with_probes(Options options, const HostReport& host, StopSignal& stop, Web* web) {
   auto probed = probe_and_plan(options);
   if (!probed) {
     spdlog::error("{}", probed.error().message);
@@ -167,6 +185,8 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
         builder, *web->store,
         SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(), &reconcile.reconciler()});
   }
+  // Attached, listening, uevent socket open: from here on only open fds.
+  drop_unneeded_caps(true, host.kernel_release, options.paths.procfs);
 
   Watcher watcher(options.paths);
   auto document = [&](const PollResult& poll) {
@@ -189,6 +209,7 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   if (options.once) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(options.once_window_seconds);
     auto r = loop->run(stop.fd(), deadline, nullptr);
+    while (r && *r == SIGHUP) r = loop->run(stop.fd(), deadline, nullptr);  // no reload in --once
     if (!r) {
       spdlog::error("{}", r.error().message);
       return 1;
@@ -214,6 +235,15 @@ int run_with_probes(const Options& options, const HostReport& host, StopSignal& 
   notify(fmt::format("READY=1\nSTATUS=watching: {} of {} hooks attached ({} programs)",
                      plan.served_count(), plan.hooks.size(), loaded->attached().size()));
   auto r = loop->run(stop.fd(), std::nullopt, tick);
+  while (r && *r == SIGHUP) {
+    if (reload(options)) {
+      builder.set_leak_retention(options.leak_retention_seconds);
+      if (auto s = loop->set_interval(seconds(options.interval_seconds)); !s) {
+        spdlog::warn("SIGHUP: --interval not applied: {}", s.error().message);
+      }
+    }
+    r = loop->run(stop.fd(), std::nullopt, tick);
+  }
   notify("STOPPING=1");
   if (!r) {
     spdlog::error("{}", r.error().message);

@@ -80,8 +80,9 @@ const exporter::VmIdentity& SnapshotBuilder::identity(std::uint64_t key, std::ui
     id.comm = proc->comm;
     qemu_name = proc->qemu.name.value_or("");
     id.uuid = proc->qemu.uuid.value_or("");
+    id.libvirt_domain = proc->libvirt_domain.value_or("");
   }
-  id.vm = exporter::vm_label(qemu_name, id.comm, tgid);
+  id.vm = exporter::vm_label(qemu_name, id.comm, tgid, id.libvirt_domain);
   const int nth = ++seen_per_tgid_[tgid];
   if (nth > 1) id.vm += "#" + std::to_string(nth);
   return identities_.emplace(key, std::move(id)).first->second;

@@ -5,7 +5,8 @@
 // what scrapes and the JSON API read.
 //
 // VM identity: read from <procfs>/<tgid>/ once, when a VM is first seen (QEMU
-// -name/-uuid, else comm), and kept until its teardown.  The debugfs
+// -name/-uuid, the libvirt domain from its cgroup, comm), and kept until its
+// teardown.  The debugfs
 // <pid>-<fd> directory (and its stats, as kernel figures the probes did not
 // read) is attached when the process has exactly one VM in the model and one
 // in debugfs; with several, which is which is unknown, so none is attached.
@@ -48,6 +49,8 @@ class SnapshotBuilder {
 
   // The Watcher's latest poll, taken at Unix time `now`.
   void set_poll(const PollResult& poll, double now);
+  // A new --leak.retention (SIGHUP).
+  void set_leak_retention(double seconds) { ledger_.set_retention(seconds); }
   // A VM_DESTROY's record (EventLoop's on_teardown), at Unix time `now`.
   void on_teardown(const core::LeakRecord& leak, double now);
 

@@ -1,6 +1,7 @@
-// SIGTERM/SIGINT as an event the poll loop waits on, via signalfd: the
-// signals are blocked (so they never interrupt a scrape half-way) and the
-// loop's sleep doubles as the wait for them.
+// SIGTERM/SIGINT (stop) and SIGHUP (reload the config) as events the poll
+// loop waits on, via signalfd: the signals are blocked (so they never
+// interrupt a scrape half-way, and SIGHUP's default action never kills the
+// daemon) and the loop's sleep doubles as the wait for them.
 //
 // Construct in main before any thread starts: the mask is per thread and
 // inherited by threads created afterwards.  Not copyable; owns the signalfd.
@@ -17,7 +18,8 @@ class StopSignal {
  public:
   static Result<StopSignal> install();
 
-  // Waits up to `timeout`; returns the stop signal's number, or 0 on timeout.
+  // Waits up to `timeout`; returns the signal's number (SIGTERM, SIGINT or
+  // SIGHUP), or 0 on timeout.
   int wait(std::chrono::milliseconds timeout);
 
   // The signalfd, for callers with their own epoll loop (read a

@@ -1,6 +1,7 @@
 #include "daemon/tdpwatchd/web.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,16 @@ Result<Web> start_web(const Options& options) {
   // The pages endpoint waits for the next publish, at worst one idle --interval.
   wc.pages_wait_seconds = options.interval_seconds + 5.0;
   auto server = exporter::WebServer::start(wc, web.metrics, web.store);
+  if (!server && server.error().errno_value == EADDRINUSE) {
+    return Error{server.error().message +
+                 ": another process (another tdpwatchd?) serves that port; stop it, or pick "
+                 "another with --web.listen-address"};
+  }
+  if (!server && server.error().errno_value == EACCES) {
+    return Error{server.error().message +
+                 ": ports below 1024 need root (CAP_NET_BIND_SERVICE); pick another with "
+                 "--web.listen-address"};
+  }
   if (!server) return server.error();
   web.server = std::move(*server);
   const auto address = exporter::parse_listen_address(options.web_listen_address);

@@ -1,5 +1,6 @@
 #include "daemon/truth/proc_identity.h"
 
+#include "daemon/truth/libvirt_cgroup.h"
 #include "daemon/truth/sysfile.h"
 
 namespace tdpwatch::truth {
@@ -101,6 +102,11 @@ Result<ProcIdentity> read_proc_identity(const Paths& paths, int pid) {
   if (auto cmdline = read_file(dir + "/cmdline")) p.argv = split_cmdline(*cmdline);
   if (auto status = read_file(dir + "/status")) p.tgid = tgid_from_status(*status);
   if (is_qemu(p.comm, p.argv)) p.qemu = parse_qemu_identity(p.argv);
+  if (auto cgroup = read_file(dir + "/cgroup")) {
+    if (auto domain = libvirt_domain_from_cgroup(*cgroup)) {
+      p.libvirt_domain = libvirt_domain_name(*domain, p.qemu.name);
+    }
+  }
   return p;
 }
 

@@ -1,6 +1,7 @@
 // Who a VM belongs to: the process named in its debugfs directory, from
-// <procfs>/<pid>/{comm,cmdline,status}, and for QEMU the guest's own name and
-// UUID from its command line (-name guest=NAME,... / -name NAME, -uuid UUID).
+// <procfs>/<pid>/{comm,cmdline,status,cgroup}: for QEMU the guest's own name
+// and UUID from its command line (-name guest=NAME,... / -name NAME, -uuid
+// UUID), and the libvirt domain from its cgroup.
 //
 // The pid may be a thread id (the thread that created the VM): /proc/<tid>/
 // resolves for threads too, and `tgid` names the process.  The pid is global,
@@ -28,6 +29,9 @@ struct ProcIdentity {
   std::string comm;
   std::vector<std::string> argv;  // empty for kernel threads and zombies
   QemuIdentity qemu;              // only filled for QEMU processes
+  // The libvirt domain, from <procfs>/<pid>/cgroup (libvirt_cgroup.h); the
+  // exact QEMU guest name when the cgroup's sanitized copy matches it.
+  std::optional<std::string> libvirt_domain;
 };
 
 // Splits /proc/<pid>/cmdline (NUL-separated, usually NUL-terminated).
@@ -42,7 +46,8 @@ bool is_qemu(std::string_view comm, const std::vector<std::string>& argv);
 // its key ("guest"), ",," is a literal comma, and the last occurrence wins.
 QemuIdentity parse_qemu_identity(const std::vector<std::string>& argv);
 
-// Fails when the process is gone (ENOENT) or comm cannot be read.
+// Fails when the process is gone (ENOENT) or comm cannot be read; cmdline,
+// status and cgroup are best effort.
 Result<ProcIdentity> read_proc_identity(const Paths& paths, int pid);
 
 }  // namespace tdpwatch::truth

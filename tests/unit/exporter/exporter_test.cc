@@ -146,8 +146,8 @@ TEST(LeakLedger, CountsForeverAndRetainsForTheRetention) {
   core::LeakRecord leaky{};
   leaky.linked_pages = 3;
   leaky.roots = 1;
-  ledger.record(clean, {"a", 1, "x", "", ""}, 100);
-  ledger.record(leaky, {"b", 2, "x", "", ""}, 100);
+  ledger.record(clean, {"a", 1, "x", "", "", ""}, 100);
+  ledger.record(leaky, {"b", 2, "x", "", "", ""}, 100);
   HostSnapshot s;
   ledger.fill(s, 150);
   EXPECT_EQ(s.teardowns_total, 2u);

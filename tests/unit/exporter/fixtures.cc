@@ -63,7 +63,7 @@ HostSnapshot idle_host() {
 HostSnapshot busy_host() {
   HostSnapshot s = base();
   with_probes(s);
-  VmEntry q = vm(0xffff888100001000, {"web-01", 4242, "qemu-system-x86", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "4242-17"}, 4);
+  VmEntry q = vm(0xffff888100001000, {"web-01", 4242, "qemu-system-x86", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "web-01", "4242-17"}, 4);
   q.kernel.tdp_pages = q.model.counts.tdp_pages_total();
   q.kernel.shadow_pages = 0;
   q.kernel.leaf_pages = {4000, 80, 0};
@@ -75,7 +75,7 @@ HostSnapshot busy_host() {
   q.model.inconsistencies_total = 2;
   s.vms.push_back(q);
 
-  VmEntry a = vm(0xffff888100002000, {"tdpw_test_vmm-5150", 5150, "tdpw_test_vmm", "", ""}, 1);
+  VmEntry a = vm(0xffff888100002000, {"tdpw_test_vmm-5150", 5150, "tdpw_test_vmm", "", "", ""}, 1);
   a.kernel.tdp_pages = a.model.counts.tdp_pages_total() + 2;  // two pages the model missed
   a.kernel.shadow_pages = 0;
   a.kernel.leaf_pages = {1000, 20, 0};
@@ -93,7 +93,7 @@ HostSnapshot busy_host() {
                           a.model.counts.tdp_pages_total(), false}};
   s.vms.push_back(a);
 
-  VmEntry b = vm(0xffff888100003000, {"tdpw_test_vmm-5150#2", 5150, "tdpw_test_vmm", "", ""}, 1);
+  VmEntry b = vm(0xffff888100003000, {"tdpw_test_vmm-5150#2", 5150, "tdpw_test_vmm", "", "", ""}, 1);
   b.model.counts.tdp_pages[1][0] = 1;  // an SMM address-space page
   b.model.counts.shadow_pages = 3;
   b.model.counts.shadow_created_total = 5;
@@ -140,7 +140,7 @@ HostSnapshot synthetic(int n) {
     VmEntry e = vm(0xffff888200000000 + static_cast<std::uint64_t>(i) * 0x1000,
                    {"guest-" + std::to_string(i), pid, "qemu-system-x86",
                     "00000000-0000-0000-0000-" + std::to_string(100000000000 + i),
-                    std::to_string(pid) + "-12"},
+                    "guest-" + std::to_string(i), std::to_string(pid) + "-12"},
                    1 + i % 7);
     e.kernel.tdp_pages = e.model.counts.tdp_pages_total();
     e.kernel.shadow_pages = 0;
