@@ -28,6 +28,9 @@ std::string identity(const ojson& s) {
   std::string out = "VM " + cell(s, "/vm/name") + "  pid " + cell(s, "/vm/pid") + "  comm " +
                     cell(s, "/vm/comm") + "  key " + hex(vm["key"]);
   if (!vm["uuid"].get<std::string>().empty()) out += "  uuid " + vm["uuid"].get<std::string>();
+  if (!vm["libvirt_domain"].get<std::string>().empty()) {
+    out += "  libvirt " + vm["libvirt_domain"].get<std::string>();
+  }
   if (!vm["debugfs"].get<std::string>().empty()) {
     out += "  debugfs " + vm["debugfs"].get<std::string>();
   }
@@ -54,6 +57,22 @@ std::string leaks(const ojson& list) {
     out += "  " + cell(l, "/vm") + " at " + cell(l, "/time") + ": linked " +
            cell(l, "/linked_pages") + ", nx_tracked " + cell(l, "/nx_tracked_pages") + ", roots " +
            cell(l, "/roots") + ", shadow " + cell(l, "/shadow_pages") + "\n";
+  }
+  return out;
+}
+
+// "Reconcile: tracking baseline (of tdp_pages, shadow_pages)  DEGRADED  resyncs 2"
+// then one line per confirmed drift.
+std::string reconcile_lines(const ojson& r) {
+  std::string out = "Reconcile: tracking " + r.value("tracking", std::string("?"));
+  const std::string baseline = r.value("baseline_figures", std::string());
+  if (!baseline.empty()) out += " (baseline of " + baseline + ")";
+  if (r.value("degraded", false)) out += "  DEGRADED (events lost; counts resynced)";
+  out += "  resyncs " + std::to_string(r.value("resyncs", 0)) + "\n";
+  for (const ojson& f : r.value("figures", ojson::array())) {
+    if (!f.value("confirmed", false)) continue;
+    out += "  drift: " + f.value("figure", std::string("?")) + " model " + f["model"].dump() +
+           " kernel " + f["kernel"].dump() + "\n";
   }
   return out;
 }
@@ -121,7 +140,7 @@ std::string render_snapshot(const ojson& s) {
     out += "Probe counters: " + object_line(s["probe_counters"]) + "\n";
   }
   out += "Inconsistencies: " + object_line(s["model"]["inconsistencies"]) + "\n";
-  if (s["reconcile"].is_object()) out += "Reconcile: " + object_line(s["reconcile"]) + "\n";
+  if (s["reconcile"].is_object()) out += reconcile_lines(s["reconcile"]);
   out += leaks(s.value("leaks", ojson::array()));
   if (s.contains("pages")) {
     out +=

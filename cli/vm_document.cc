@@ -98,14 +98,12 @@ ojson drift_part(const ojson& m, const ojson& k) {
 }  // namespace
 
 ojson vm_document(const json& v) {
-  static const std::set<std::string> kKnown = {"vm",      "pid",           "comm",     "uuid",
-                                               "debugfs", "key",           "implicit", "model",
-                                               "kernel",  "probe_counters"};
   ojson out;
   out["vm"] = {{"name", str(v, "vm")},
                {"pid", num(v, "/pid")},
                {"comm", str(v, "comm")},
                {"uuid", str(v, "uuid")},
+               {"libvirt_domain", str(v, "libvirt_domain")},
                {"debugfs", str(v, "debugfs")},
                {"key", num(v, "/key")},
                {"since_creation", !v.value("implicit", false)}};
@@ -117,11 +115,10 @@ ojson vm_document(const json& v) {
   out["drift"] = drift_part(out["model"], out["kernel"]);
   const auto c = v.find("probe_counters");
   out["probe_counters"] = c != v.end() && c->is_object() ? ojson::parse(c->dump()) : ojson(nullptr);
-  ojson extra = ojson::object();
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!kKnown.contains(it.key())) extra[it.key()] = ojson::parse(it.value().dump());
-  }
-  out["reconcile"] = extra.empty() ? ojson(nullptr) : extra;
+  // The reconciler's state as the daemon gives it (tracking, baseline_figures,
+  // degraded, resyncs, figures[]); null from a daemon without one.
+  const auto r = v.find("reconcile");
+  out["reconcile"] = r != v.end() && r->is_object() ? ojson::parse(r->dump()) : ojson(nullptr);
   return out;
 }
 

@@ -74,14 +74,23 @@ TEST(CliSnapshotDocument, SchemaKeysAndFigures) {
   EXPECT_TRUE(s["reconcile"].is_null());
 }
 
-TEST(CliSnapshotDocument, ReconcilerFieldsPassThroughAndMissingFieldsAreNull) {
+TEST(CliSnapshotDocument, ReconcilerStateIsShownAndMissingFieldsAreNull) {
   nlohmann::json doc = daemon_doc(fx::busy_host());
-  doc["vms"][0]["reconcile"] = {{"degraded", true}, {"baseline", 12}};
+  ASSERT_TRUE(doc["vms"][1]["reconcile"].is_object());  // the baseline, degraded VM
+  const ojson s = snapshot_document(doc, 1, kUrl, nullptr);
+  EXPECT_EQ(s["reconcile"]["tracking"], "baseline");
+  EXPECT_EQ(s["reconcile"]["degraded"], true);
+  const std::string text = render_snapshot(s);
+  EXPECT_NE(text.find("Reconcile: tracking baseline (baseline of tdp_pages, shadow_pages)  "
+                      "DEGRADED"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("drift: tdp_pages model 44 kernel 46"), std::string::npos) << text;
+  EXPECT_EQ(snapshot_document(doc, 0, kUrl, nullptr)["vm"]["libvirt_domain"], "web-01");
+
   doc["vms"][1] = {{"vm", "bare"}, {"pid", 1}};  // a daemon that says almost nothing
-  const ojson s = snapshot_document(doc, 0, kUrl, nullptr);
-  EXPECT_EQ(s["reconcile"]["reconcile"]["degraded"], true);
-  EXPECT_NE(render_snapshot(s).find("Reconcile: reconcile {"), std::string::npos);
   const ojson bare = snapshot_document(doc, 1, kUrl, nullptr);
+  EXPECT_TRUE(bare["reconcile"].is_null());
   EXPECT_TRUE(bare["kernel"]["shadow_pages"].is_null());
   EXPECT_TRUE(bare["model"]["shadow_pages"].is_null());
   EXPECT_EQ(bare["model"]["page_table_pages"], 0);
