@@ -183,7 +183,11 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   if (web != nullptr) {
     publisher.emplace(
         builder, *web->store,
-        SnapshotSources{&plan, &*loop, &model, loaded->ringbuf_bytes(), &reconcile.reconciler()});
+        SnapshotSources{.plan = &plan,
+                        .loop = &*loop,
+                        .model = &model,
+                        .ringbuf_bytes = loaded->ringbuf_bytes(),
+                        .reconciler = &reconcile.reconciler()});
   }
   // Attached, listening, uevent socket open: from here on only open fds.
   drop_unneeded_caps(true, host.kernel_release, options.paths.procfs);

@@ -38,8 +38,8 @@ struct SnapshotSources {
   const probes::EventLoop* loop = nullptr;
   const core::Model* model = nullptr;
   std::uint32_t ringbuf_bytes = 0;
-  bool with_pages = false;  // copy each VM's tracked pages (HostSnapshot::pages_included)
   const reconcile::Reconciler* reconciler = nullptr;
+  bool with_pages = false;  // copy each VM's tracked pages (HostSnapshot::pages_included)
 };
 
 class SnapshotBuilder {

@@ -300,7 +300,7 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
     for (const json& f : v["reconcile"]["figures"]) EXPECT_EQ(f["model"], f["kernel"]) << f;
     EXPECT_TRUE(metric(d->port, "tdpwatch_vm_info{vm=\"tdpw_test_vmm-" + std::to_string(p.pid()) +
                                     "\",pid=\"" + std::to_string(p.pid()) +
-                                    "\",comm=\"tdpw_test_vmm\",uuid=\"\",debugfs=\"\","
+                                    "\",comm=\"tdpw_test_vmm\",uuid=\"\",libvirt_domain=\"\",debugfs=\"\","
                                     "tracking=\"baseline\"}"))
         << http_get(d->port, "/metrics").body;
   }
