@@ -17,6 +17,8 @@ PACKAGES=(
   # exporter: civetweb headers (its web server), promtool and a real
   # Prometheus server for the exporter's tests
   libcivetweb-dev prometheus
+  # nested QEMU bed (tests/nested): QEMU/TCG, the initramfs' busybox and cpio
+  qemu-system-x86 busybox-static cpio
 )
 
 missing=()

@@ -26,6 +26,21 @@ cmdline_param() {
   done
 }
 
+# check_nx WHERE FIGURE KERNEL MODEL: check, for the possible-NX list; a
+# plan that cannot see it (NX_SEEN=0, daemon_start) logs both figures instead.
+NX_SEEN=1
+check_nx() {
+  if [ "$NX_SEEN" = 1 ]; then
+    check "$@"
+  else
+    echo "TDPW-NOTE $CTX $1 $2 expected=$3 got=$4 not compared: the plan serves no nx_track hook (this kernel has no tracepoint for the possible-NX list)"
+  fi
+}
+
+# nx_or MODEL KERNEL: MODEL, or KERNEL when the plan cannot see the NX list
+# (for the catch-up loops, which then wait for the other figures only).
+nx_or() { if [ "$NX_SEEN" = 1 ]; then echo "$1"; else echo "$2"; fi; }
+
 # check WHERE FIGURE KERNEL MODEL
 check() {
   if [ "$3" = "$4" ] && [ -n "$3" ]; then
@@ -100,6 +115,12 @@ daemon_start() {
   fi
   echo "TDPW-TIME $CTX daemon-start ms=$(($(now_ms) - t0))"
   grep -E 'plan:|serving' /tmp/daemon.log | sed "s|^|TDPW-PLAN $CTX |"
+  # Debian 6.1 and 6.12 have no tracepoint on the possible-NX list
+  # (track/untrack_possible_nx_huge_page, 6.1's account/unaccount_huge_nx_page):
+  # the tracepoint-only plan serves no nx_track hook and cannot know the list.
+  NX_SEEN=1
+  grep -q 'plan: nx_track: none' /tmp/daemon.log && NX_SEEN=0
+  return 0
 }
 
 # daemon_stop: SIGTERM, wait; fails on a non-zero exit or any leak line.
@@ -231,7 +252,7 @@ check_vm() {
     m=$(model_figures "$tgid")
     # shellcheck disable=SC2086
     set -- $m
-    [ "$2 $3 $4 $6" = "$k" ] && break
+    [ "$2 $3 $4 $(nx_or "$6" "${k##* }")" = "$k" ] && break
     t=$((t + 1))
     [ $t -ge 25 ] && break
     sleep 0.2
@@ -251,7 +272,7 @@ check_vm() {
   check "$where" pages_4k "$k4" "$2"
   check "$where" pages_2m "$k2m" "$3"
   check "$where" pages_1g "$k1g" "$4"
-  check "$where" nx_lpage_splits "$knx" "$6"
+  check_nx "$where" nx_lpage_splits "$knx" "$6"
   check "$where" possible_nx_shadow 0 "$5"
   check "$where" shadow_pages 0 "$7"
   check "$where" inconsistencies 0 "${9}"
@@ -330,7 +351,9 @@ check_metrics() {
   local where=$1 tgid=$2 k4=$3 k2m=$4 k1g=$5 knx=$6 tdp=$7 from=$8 roots=$9 x t=0
   while :; do
     x=$(metric_figures "$tgid")
-    [ "$x" = "$k4 $k2m $k1g 0 $knx 0 $tdp $roots" ] && break
+    # shellcheck disable=SC2086
+    [ -n "$x" ] && [ "$x" != absent ] && set -- $x &&
+      [ "$1 $2 $3 $4 $(nx_or "$5" "$knx") $6 $7 $8" = "$k4 $k2m $k1g 0 $knx 0 $tdp $roots" ] && break
     t=$((t + 1))
     [ $t -ge 25 ] && break
     sleep 0.2
@@ -344,7 +367,7 @@ check_metrics() {
   check "$where" metrics:leaf_mappings_4k "$k4" "$1"
   check "$where" metrics:leaf_mappings_2m "$k2m" "$2"
   check "$where" metrics:leaf_mappings_1g "$k1g" "$3"
-  check "$where" metrics:possible_nx_tdp "$knx" "$5"
+  check_nx "$where" metrics:possible_nx_tdp "$knx" "$5"
   check "$where" metrics:possible_nx_shadow 0 "$4"
   check "$where" metrics:shadow_pages 0 "$6"
   check "$where" "metrics:tdp_pages($from)" "$tdp" "$7"
