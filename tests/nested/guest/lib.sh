@@ -2,6 +2,7 @@
 #
 # Result lines on the console (parsed by tests/nested/run-nested.sh):
 #   TDPW-CHECK <scenario>/<plan> <where> <figure> expected=<kernel> got=<model> PASS|FAIL
+#   TDPW-NOTE <scenario>/<plan> <where> <figure> expected= got= not compared: <why>
 #   TDPW-FAIL <scenario>/<plan> <reason>          anything that is not a comparison
 #   TDPW-SCENARIO <scenario>/<plan> PASS|FAIL ms=<duration>
 #   TDPW-DONE pass=<checks> fail=<failures>
