@@ -22,6 +22,8 @@ PACKAGES=(
   systemd dpkg-dev init-system-helpers util-linux mount iproute2 curl jq
   # cli: JSON parsing (nlohmann), tmux to drive `tdpwatch watch` in tests
   nlohmann-json3-dev tmux
+  # nested QEMU bed (tests/nested): QEMU/TCG, the initramfs' busybox and cpio
+  qemu-system-x86 busybox-static cpio
 )
 
 missing=()

@@ -189,7 +189,23 @@ for fam in "${families[@]}"; do
   dir="$cache/$release"
   stamp="products=$PRODUCTS_VERSION deb=$sha merged=$want_merged"
   log "$fam: $pkg $ver"
-  deb=$(fetch "$pkg" "$ver" "$sha")
+  if ! deb=$(fetch "$pkg" "$ver" "$sha"); then
+    # Package lists older than the mirror name a .deb it no longer has:
+    # refresh them once and take the newest again.
+    [ "$apt_updated" = 0 ] && [ "$(id -u)" = 0 ] || exit 1
+    log "$fam: download failed: apt-get update, then once more"
+    apt-get update -qq || die "apt-get update failed"
+    apt_updated=1
+    pkg=$(resolve "$fam")
+    ver=$(field "$pkg" Version)
+    sha=$(field "$pkg" SHA256)
+    if [ -z "$ver" ] || [ -z "$sha" ]; then die "apt-cache show $pkg: no Version/SHA256"; fi
+    release=${pkg#linux-image-}
+    dir="$cache/$release"
+    stamp="products=$PRODUCTS_VERSION deb=$sha merged=$want_merged"
+    log "$fam: $pkg $ver"
+    deb=$(fetch "$pkg" "$ver" "$sha")
+  fi
 
   if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$stamp" ]; then
     log "$fam: $dir complete, kept"

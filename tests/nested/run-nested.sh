@@ -62,7 +62,12 @@ echo "run-nested: booting $(readlink "$kdir" || echo "$family") (limit ${limit} 
 t1=$(date +%s.%N)
 set +e
 # stdin from /dev/null: -nographic would otherwise take the terminal.
-timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel "tcg,thread=${TDPW_NESTED_TCG_THREAD:-multi}" -cpu EPYC -smp "${TDPW_NESTED_SMP:-2}" -m 2G \
+# Single-threaded TCG, two vCPUs (README.md, "QEMU configuration"): with
+# MTTCG, runs that patch kernel text while the other vCPU executes (kprobe,
+# fentry attach) hung, panicked, or ran the L2 guest astray; one TCG thread
+# round-robins the vCPUs, so no code is modified under a running vCPU, and
+# the guest kernel still has two CPUs.  It also takes one host core, not two.
+timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel "tcg,thread=${TDPW_NESTED_TCG_THREAD:-single}" -cpu EPYC -smp "${TDPW_NESTED_SMP:-2}" -m 2G \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
   -append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E 'TDPW-(BEGIN|SCENARIO|FAIL|DONE|TIME|BOOTED|KVM)|FAIL$|Kernel panic'
 qrc=${PIPESTATUS[0]}
