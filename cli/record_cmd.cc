@@ -49,13 +49,7 @@ int run_record(const RecordOptions& o) {
   for (const std::string& f : loaded->fallbacks) std::fprintf(stderr, "fallback: %s\n", f.c_str());
   const probes::AttachPlan& plan = loaded->plan;
 
-  replay::RecordingInfo info;
-  info.kernel_era = plan.kernel.era;
-  info.structure_from_spte = plan.model.structure_from_spte;
-  info.nx_untrack_events = plan.model.nx_untrack_events;
-  info.root_release_events = plan.model.root_release_events;
-  info.kernel_release = replay::host_kernel_release();
-  auto writer = replay::Writer::create(o.file, info);
+  auto writer = replay::Writer::create(o.file, tdpwatchd::recording_info(plan));
   if (!writer) return report({kExitFailure, "record: " + writer.error().message, ""});
 
   // The model is needed by the loop (VM lifecycle from uevents consults it);

@@ -45,6 +45,16 @@ Result<ProbedPlan> probe_and_plan(const Options& options) {
   return out;
 }
 
+replay::RecordingInfo recording_info(const probes::AttachPlan& plan) {
+  replay::RecordingInfo info;
+  info.kernel_era = plan.kernel.era;
+  info.structure_from_spte = plan.model.structure_from_spte;
+  info.nx_untrack_events = plan.model.nx_untrack_events;
+  info.root_release_events = plan.model.root_release_events;
+  info.kernel_release = replay::host_kernel_release();
+  return info;
+}
+
 void log_plan(const probes::AttachPlan& plan) {
   for (const probes::HookPlan& hp : plan.hooks) spdlog::info("plan: {}", probes::describe(hp));
   spdlog::info(

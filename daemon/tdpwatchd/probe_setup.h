@@ -5,6 +5,7 @@
 #include "daemon/common/result.h"
 #include "daemon/probes/attach_plan.h"
 #include "daemon/probes/feature_probe.h"
+#include "daemon/replay/writer.h"
 #include "daemon/tdpwatchd/options.h"
 
 namespace tdpwatch::tdpwatchd {
@@ -19,6 +20,10 @@ struct ProbedPlan {
 // Errors are one line each: "tdpwatchd must run as root ...", "kernel has no
 // BTF ...", "unknown variant ...", "--strict: ...".
 Result<ProbedPlan> probe_and_plan(const Options& options);
+
+// What a recording made under `plan` says about itself (the replay header):
+// era, model options, kernel release.  tdpwatchd --record and tdpwatch record.
+replay::RecordingInfo recording_info(const probes::AttachPlan& plan);
 
 // One info line per hook ("plan: get_page: tp_btf on kvm_mmu_get_page"), then
 // the model options and lifecycle, and a warn per plan warning.

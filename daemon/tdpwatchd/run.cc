@@ -143,13 +143,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   core::Model model(plan.model);
   std::optional<replay::Writer> writer;
   if (!options.record.empty()) {
-    replay::RecordingInfo info;
-    info.kernel_era = plan.kernel.era;
-    info.structure_from_spte = plan.model.structure_from_spte;
-    info.nx_untrack_events = plan.model.nx_untrack_events;
-    info.root_release_events = plan.model.root_release_events;
-    info.kernel_release = replay::host_kernel_release();
-    auto w = replay::Writer::create(options.record, info);
+    auto w = replay::Writer::create(options.record, recording_info(plan));
     if (!w) {
       spdlog::error("--record: {}", w.error().message);
       return 1;

@@ -180,15 +180,21 @@ mkdir -p "$cache" || die "cannot create $cache"
 exec 9>"$cache/.lock"
 flock 9 || die "cannot lock $cache/.lock"
 
-for fam in "${families[@]}"; do
-  pkg=$(resolve "$fam")
+# The newest package of family $1 as apt knows it: sets pkg, ver, sha,
+# release, dir (its cache directory) and stamp (what a complete cache holds).
+choose() {
+  pkg=$(resolve "$1")
   ver=$(field "$pkg" Version)
   sha=$(field "$pkg" SHA256)
   if [ -z "$ver" ] || [ -z "$sha" ]; then die "apt-cache show $pkg: no Version/SHA256"; fi
   release=${pkg#linux-image-}
   dir="$cache/$release"
   stamp="products=$PRODUCTS_VERSION deb=$sha merged=$want_merged"
-  log "$fam: $pkg $ver"
+  log "$1: $pkg $ver"
+}
+
+for fam in "${families[@]}"; do
+  choose "$fam"
   if ! deb=$(fetch "$pkg" "$ver" "$sha"); then
     # Package lists older than the mirror name a .deb it no longer has:
     # refresh them once and take the newest again.
@@ -196,14 +202,7 @@ for fam in "${families[@]}"; do
     log "$fam: download failed: apt-get update, then once more"
     apt-get update -qq || die "apt-get update failed"
     apt_updated=1
-    pkg=$(resolve "$fam")
-    ver=$(field "$pkg" Version)
-    sha=$(field "$pkg" SHA256)
-    if [ -z "$ver" ] || [ -z "$sha" ]; then die "apt-cache show $pkg: no Version/SHA256"; fi
-    release=${pkg#linux-image-}
-    dir="$cache/$release"
-    stamp="products=$PRODUCTS_VERSION deb=$sha merged=$want_merged"
-    log "$fam: $pkg $ver"
+    choose "$fam"
     deb=$(fetch "$pkg" "$ver" "$sha")
   fi
 
