@@ -67,10 +67,13 @@ class KernelCollector final : public Collector {
     std::int64_t model_pages = 0;
     for (const VmEntry& v : s.vms) {
       const core::VmCounts& c = v.model.counts;
-      model_pages += c.tdp_pages_total() + c.roots_valid + c.roots_invalid + c.shadow_pages;
+      // What SecPageTables accounts: the kernel accounts a TDP page when it
+      // links it (roots never are) and every shadow page, roots included.
+      model_pages += c.tdp_pages_total() + c.shadow_pages;
     }
     gauge(out, "tdpwatch_host_model_page_table_bytes",
-          "Bytes of MMU page-table pages of every tracked VM, as the model counts them")
+          "Bytes of page-table pages of every tracked VM that SecPageTables accounts, as the "
+          "model counts them: non-root TDP pages and shadow pages (TDP roots are not accounted)")
         .add(num(model_pages * 4096));
     if (s.sec_page_tables_bytes) {
       gauge(out, "tdpwatch_host_secondary_page_tables_bytes",
