@@ -39,12 +39,6 @@ void add_truth(const tdpw_kernel_truth& from, tdpw_kernel_truth& to) {
   add(from.nx_lpage_splits, to.nx_lpage_splits);
 }
 
-std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
-  const auto it = s.values.find(name);
-  if (it == s.values.end()) return std::nullopt;
-  return static_cast<std::int64_t>(it->second);
-}
-
 }  // namespace
 
 ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm,
@@ -141,7 +135,7 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
         if (k.leaf_pages[i]) continue;
         std::optional<std::int64_t> sum = 0;
         for (const truth::VmStats* st : d->second) {
-          const auto n = stat(*st, leaf[i]);
+          const auto n = st->value(leaf[i]);
           sum = n && sum ? std::optional<std::int64_t>(*sum + *n) : std::nullopt;
         }
         k.leaf_pages[i] = sum;

@@ -135,10 +135,10 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   for (const std::string& f : chain->fallbacks) spdlog::warn("load: {}", f);
   const probes::AttachPlan& plan = chain->plan;
   log_plan(plan);
-  probes::LoadedProbes* loaded = &chain->loaded;
-  for (const auto& a : loaded->attached()) spdlog::debug("attached {} to {}", a.program, a.target);
-  spdlog::info("probes attached: {} programs, ring buffer {} KiB", loaded->attached().size(),
-               loaded->ringbuf_bytes() / 1024);
+  probes::LoadedProbes& loaded = chain->loaded;
+  for (const auto& a : loaded.attached()) spdlog::debug("attached {} to {}", a.program, a.target);
+  spdlog::info("probes attached: {} programs, ring buffer {} KiB", loaded.attached().size(),
+               loaded.ringbuf_bytes() / 1024);
 
   core::Model model(plan.model);
   std::optional<replay::Writer> writer;
@@ -159,7 +159,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
                           plan.lifecycle == probes::Lifecycle::kHooks,
                           host.kvm.tdp_mmu() == false);
   probes::LoopConfig lc;
-  lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, *loaded); };
+  lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, loaded); };
   lc.interval = seconds(options.interval_seconds);
   lc.procfs = options.paths.procfs;
   lc.debugfs = options.paths.debugfs;
@@ -169,7 +169,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     };
     lc.on_batch = [&publisher] { return publisher->on_batch(); };
   }
-  auto loop = probes::EventLoop::create(*loaded, plan, model, writer ? &*writer : nullptr, lc);
+  auto loop = probes::EventLoop::create(loaded, plan, model, writer ? &*writer : nullptr, lc);
   if (!loop) {
     spdlog::error("{}", loop.error().message);
     return 1;
@@ -180,7 +180,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
         SnapshotSources{.plan = &plan,
                         .loop = &*loop,
                         .model = &model,
-                        .ringbuf_bytes = loaded->ringbuf_bytes(),
+                        .ringbuf_bytes = loaded.ringbuf_bytes(),
                         .reconciler = &reconcile.reconciler()});
   }
   // Attached, listening, uevent socket open: from here on only open fds.
@@ -231,7 +231,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   tick();
   if (publisher) publisher->publish_now();
   notify(fmt::format("READY=1\nSTATUS=watching: {} of {} hooks attached ({} programs)",
-                     plan.served_count(), plan.hooks.size(), loaded->attached().size()));
+                     plan.served_count(), plan.hooks.size(), loaded.attached().size()));
   auto r = loop->run(stop.fd(), std::nullopt, tick);
   while (r && *r == SIGHUP) {
     if (reload(options)) {

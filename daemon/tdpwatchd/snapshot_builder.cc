@@ -14,12 +14,6 @@ std::optional<std::int64_t> present(std::int64_t v) {
   return v == TDPW_TRUTH_ABSENT ? std::nullopt : std::optional<std::int64_t>(v);
 }
 
-std::optional<std::int64_t> stat(const truth::VmStats& s, const char* name) {
-  const auto it = s.values.find(name);
-  if (it == s.values.end()) return std::nullopt;
-  return static_cast<std::int64_t>(it->second);
-}
-
 // The reconciler's view of the VM, and the kernel figures it read that the
 // probes' map and debugfs did not give (the VM truth iterator, memcg).
 void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter::VmEntry& e) {
@@ -163,9 +157,9 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
         e.identity.debugfs = st.id.dir_name();
         const char* names[] = {"pages_4k", "pages_2m", "pages_1g"};
         for (int i = 0; i < core::kNrLeafLevels; ++i) {
-          if (!k.leaf_pages[i]) k.leaf_pages[i] = stat(st, names[i]);
+          if (!k.leaf_pages[i]) k.leaf_pages[i] = st.value(names[i]);
         }
-        if (!k.nx_lpage_splits) k.nx_lpage_splits = stat(st, "nx_lpage_splits");
+        if (!k.nx_lpage_splits) k.nx_lpage_splits = st.value("nx_lpage_splits");
       }
       if (src.with_pages) {
         e.tdp_page_list = src.model->pages(v.vm);

@@ -69,6 +69,13 @@ struct VmStats {
   // (writable debugfs files are refused under kernel lockdown), EACCES
   // (not root), ENOENT (file removed between listing and opening).
   std::vector<UnavailableStat> unavailable;
+
+  // The stat file `name`'s value, if it was read.
+  std::optional<std::int64_t> value(std::string_view name) const {
+    const auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return static_cast<std::int64_t>(it->second);
+  }
 };
 
 // Reads every stat file of one VM.  Errors only when the directory exists but
