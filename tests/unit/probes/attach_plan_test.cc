@@ -11,60 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/probes/fake_report.h"
+
 namespace tdpwatch::probes {
 namespace {
 
-using V = Variant;
-using H = Hook;
-using Attaching = std::set<std::pair<H, V>>;
-
-constexpr const char* kFentryRefused = "EPERM at load (fentry/fexit refused by this kernel)";
-constexpr const char* kNoKprobes = "kprobes not supported (no kprobe PMU: CONFIG_KPROBES unset)";
-
-// A kernel described by which (hook, variant) attach; trampolines fail with
-// EPERM, kprobes with "not supported", tracepoints with ENOENT.
-ProbeReport fake_report(const Attaching& attaching) {
-  ProbeReport r;
-  r.kernel.release = "6.18.0-test";
-  r.kernel.kvm_btf = KvmBtf::kVmlinux;
-  r.kernel.era = TDPW_ERA_6_15;
-  for (H h : all_hooks()) {
-    for (V v : variants(h)) {
-      VariantProbe p;
-      p.hook = h;
-      p.variant = v;
-      p.target = std::string(kernel_targets(h)[0]);
-      p.ok = attaching.count({h, v}) != 0;
-      if (!p.ok) {
-        const bool kp = v == V::kKprobe || v == V::kKretprobe;
-        p.stage = kp ? "pmu" : "load";
-        p.err = kp ? 95 : 1;
-        p.reason = kp                                  ? kNoKprobes
-                   : v == V::kFentry || v == V::kFexit ? kFentryRefused
-                                                       : "ENOENT at attach";
-      }
-      r.probes.push_back(p);
-    }
-  }
-  return r;
-}
-
-Attaching with(Attaching base, const Attaching& more) {
-  base.insert(more.begin(), more.end());
-  return base;
-}
-Attaching tracepoints(V v) {
-  return {{H::kGetPage, v}, {H::kZapPage, v}, {H::kSpteChanged, v}};
-}
-Attaching all_of(V wanted) {
-  Attaching out;
-  for (H h : all_hooks()) {
-    for (V v : variants(h)) {
-      if (v == wanted) out.insert({h, v});
-    }
-  }
-  return out;
-}
+using namespace fake;  // NOLINT(google-build-using-namespace): test vocabulary
 
 struct Case {
   const char* name;

@@ -11,34 +11,23 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/probes/fake_report.h"
+
 namespace tdpwatch::probes {
 namespace {
 
-using V = Variant;
-using H = Hook;
+using namespace fake;  // NOLINT(google-build-using-namespace): test vocabulary
 
 // This host's shape: trampolines refused, no kprobes, both tracepoint
 // flavours attach (or, for --strict, every variant attaches).
 ProbeReport tracepoint_host(bool everything_attaches = false) {
-  ProbeReport r;
-  r.kernel.release = "6.12.0-test";
-  r.kernel.kvm_btf = KvmBtf::kModule;
-  r.kernel.era = TDPW_ERA_6_2;
-  for (H h : all_hooks()) {
-    for (V v : variants(h)) {
-      VariantProbe p;
-      p.hook = h;
-      p.variant = v;
-      p.target = std::string(kernel_targets(h)[0]);
-      p.ok = everything_attaches || v == V::kTpBtf || v == V::kRawTp;
-      if (!p.ok) {
-        p.stage = "load";
-        p.reason = "EPERM at load";
-      }
-      r.probes.push_back(p);
+  Attaching attaching = with(tracepoints(V::kTpBtf), tracepoints(V::kRawTp));
+  if (everything_attaches) {
+    for (H h : all_hooks()) {
+      for (V v : variants(h)) attaching.insert({h, v});
     }
   }
-  return r;
+  return fake_report(attaching);
 }
 
 // Refuses (at load, attaching or not) any plan that chooses one of `refused`;
