@@ -22,7 +22,12 @@ void print_host(const tdpwatchd::HostReport& r) {
                 v.builtin ? "built in" : "module");
   }
   std::printf("host: this host runs the %s\n", r.kvm.mmu_description().c_str());
-  std::printf("host: debugfs %s\n\n", r.debugfs_problem.empty() ? "ok" : r.debugfs_problem.c_str());
+  if (r.kvm_ready()) {
+    std::printf("host: debugfs %s\n", r.debugfs_problem.empty() ? "ok" : r.debugfs_problem.c_str());
+  } else {
+    std::printf("host: %s\n", r.kvm_unavailable.c_str());
+  }
+  std::printf("\n");
 }
 
 }  // namespace
@@ -49,6 +54,14 @@ int run_check(const CheckOptions& o) {
     return report({kExitFailure, "tdpwatch cannot run here: " + host.error().message, ""});
   }
   print_host(*host);
+  if (!host->kvm.kvm) {
+    // A modular KVM not loaded: its hooks and tracepoints are not in the
+    // kernel yet, so the plan cannot be tried (tdpwatchd would wait for it).
+    return report({kExitFailure,
+                   "tdpwatch cannot check its probes here: " + host->kvm_unavailable +
+                       "; tdpwatchd would start and wait for it",
+                   ""});
+  }
   auto probed = tdpwatchd::probe_and_plan(options);
   if (!probed) {
     std::string message = probed.error().message;
@@ -84,6 +97,11 @@ int run_check(const CheckOptions& o) {
               plan.served_count(), plan.hooks.size(),
               plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents");
   for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
+  if (!host->kvm_ready()) {
+    std::printf("note: %s; tdpwatchd serves its metrics and attaches these probes when %s "
+                "appears\n",
+                host->kvm_unavailable.c_str(), tdpwatchd::kDevKvm);
+  }
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }
 

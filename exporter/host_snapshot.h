@@ -86,10 +86,17 @@ struct LeakEntry {
   core::LeakRecord record;
 };
 
+// KVM on this host, as tdpwatchd's host check last saw it.
+struct KvmPresence {
+  bool loaded = false;         // <sysfs>/module/kvm exists
+  std::optional<bool> device;  // /dev/kvm is a character device; nullopt: not checked (fixture tree)
+};
+
 struct HostSnapshot {
   double time_seconds = 0;  // Unix time the snapshot was built
   std::string version;      // tdpwatch's
   std::string kernel_release;
+  KvmPresence kvm;
 
   // The probes.
   std::vector<HookAttachment> plan;  // every hook, in table order; empty without probes

@@ -14,6 +14,14 @@ class SelfCollector final : public Collector {
     gauge(out, "tdpwatch_build_info",
           "tdpwatch's version and the kernel release it runs on (value 1)")
         .add({{"version", s.version}, {"kernel", s.kernel_release}}, 1);
+    gauge(out, "tdpwatch_kvm_loaded", "1 when KVM is loaded on this host (<sysfs>/module/kvm)")
+        .add(s.kvm.loaded ? 1 : 0);
+    if (s.kvm.device) {
+      gauge(out, "tdpwatch_kvm_device_present",
+            "1 when /dev/kvm exists; 0: no VM can exist on this host, and tdpwatchd waits for "
+            "the device to attach its probes")
+          .add(*s.kvm.device ? 1 : 0);
+    }
     auto attached = gauge(out, "tdpwatch_probe_attached",
                           "Attach plan: 1 for the variant serving each hook, or variant=\"none\" "
                           "and 0 when no variant could attach (bpf/HOOKS.md)");

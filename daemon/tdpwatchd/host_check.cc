@@ -33,19 +33,23 @@ void mount_debugfs_if_needed(const truth::Paths& paths, HostReport& report) {
   }
 }
 
-// The first fatal problem on a live host, or empty.
-std::string live_problem(const HostReport& r) {
-  if (!r.kvm.kvm) {
-    return "KVM is not loaded (no /sys/module/kvm): load kvm_intel or kvm_amd (modprobe) first";
-  }
-  if (!r.dev_kvm) {
-    return "no /dev/kvm although KVM is loaded: no usable vendor backend, or a container "
-           "without the device";
-  }
-  return r.debugfs_problem;
-}
-
 }  // namespace
+
+bool dev_kvm_present() { return is_char_device(kDevKvm); }
+
+std::string kvm_unavailable_reason(const truth::KvmParams& kvm, bool dev_kvm) {
+  if (!kvm.kvm) {
+    return "KVM is not loaded (no module kvm): no VM can exist on this host until kvm_intel "
+           "or kvm_amd is loaded (modprobe)";
+  }
+  if (dev_kvm) return "";
+  // kvm_init() registers the misc device only after the vendor module's
+  // hardware setup succeeded (virt/kvm/kvm_main.c).
+  return std::string("no /dev/kvm although KVM is loaded (") +
+         (kvm.kvm->builtin ? "built in" : "module") +
+         "): no usable vendor backend (VMX/SVM absent or disabled, e.g. a VM without nested "
+         "virtualisation) or a container without the device; no VM can exist on this host";
+}
 
 Result<HostReport> check_host(const truth::Paths& paths) {
   HostReport r;
@@ -61,12 +65,15 @@ Result<HostReport> check_host(const truth::Paths& paths) {
   auto kvm = truth::read_kvm_params(paths);
   if (!kvm) return kvm.error();
   r.kvm = std::move(*kvm);
-  r.dev_kvm = r.live && is_char_device("/dev/kvm");
+  r.dev_kvm = r.live && dev_kvm_present();
+  if (r.live) r.kvm_unavailable = kvm_unavailable_reason(r.kvm, r.dev_kvm);
   if (r.live && r.kvm.kvm) mount_debugfs_if_needed(paths, r);
   if (auto d = truth::check_kvm_debugfs(paths); !d) r.debugfs_problem = d.error().message;
 
   if (r.live) {
-    if (std::string problem = live_problem(r); !problem.empty()) return Error{problem};
+    // Without KVM there is no <debugfs>/kvm to read yet: checked again when
+    // KVM appears.
+    if (r.kvm_ready() && !r.debugfs_problem.empty()) return Error{r.debugfs_problem};
   } else {
     spdlog::warn(
         "--path.* point away from the live kernel: reading a fixture tree, host checks "
@@ -81,10 +88,8 @@ void log_host(const HostReport& r) {
   spdlog::info("tdpwatchd: kernel figures from debugfs and /proc/meminfo");
   spdlog::info("kernel {}{}", r.kernel_release.empty() ? "unknown" : r.kernel_release,
                r.live ? "" : " (fixture tree)");
-  if (!r.kvm.kvm) {
-    spdlog::warn("KVM: not loaded");
-    return;
-  }
+  if (!r.kvm_ready()) spdlog::warn("{}", r.kvm_unavailable);
+  if (!r.kvm.kvm) return;
   const truth::KernelModule& kvm = *r.kvm.kvm;
   spdlog::info("KVM: loaded ({}), /dev/kvm {}", kvm.builtin ? "built in" : "module",
                r.live ? (r.dev_kvm ? "present" : "missing") : "not checked");
@@ -95,7 +100,9 @@ void log_host(const HostReport& r) {
   spdlog::info("this host runs the {}; nx_huge_pages={}", r.kvm.mmu_description(),
                param(kvm, "nx_huge_pages"));
   for (const auto& [name, value] : kvm.parameters) spdlog::debug("kvm.{}={}", name, value);
-  spdlog::info("debugfs: {}", r.debugfs_problem.empty() ? "ok" : r.debugfs_problem);
+  if (r.kvm_ready() || !r.live) {
+    spdlog::info("debugfs: {}", r.debugfs_problem.empty() ? "ok" : r.debugfs_problem);
+  }
 }
 
 }  // namespace tdpwatch::tdpwatchd

@@ -1,9 +1,13 @@
-// What this host offers tdpwatchd, checked once at start: KVM loaded, which
-// MMU and vendor backend, /dev/kvm, debugfs.
+// What this host offers tdpwatchd: KVM loaded, which MMU and vendor backend,
+// /dev/kvm, debugfs.  Checked at start, and again while tdpwatchd waits for
+// KVM to appear.
 //
-// On the live kernel (default --path.* roots) a missing piece is fatal, with
-// one clear error: the daemon must watch real KVM or not start.  With any
-// root pointing elsewhere (a fixture tree) the same problems are warnings.
+// A host without KVM, or with KVM but no /dev/kvm (built in with no usable
+// vendor backend, a VM without nested virtualisation, a container without the
+// device), is not an error: no VM can exist there, so tdpwatchd serves its
+// metrics, says so, and waits for the device.  Only not being root is fatal
+// on the live kernel, and an unusable debugfs once KVM is there.  With any
+// --path.* root pointing elsewhere (a fixture tree) problems are warnings.
 #pragma once
 
 #include <string>
@@ -14,6 +18,9 @@
 
 namespace tdpwatch::tdpwatchd {
 
+// The character device VMMs open to create VMs (KVM_CREATE_VM).
+inline constexpr const char* kDevKvm = "/dev/kvm";
+
 struct HostReport {
   bool live = true;            // default roots: the running kernel
   std::string kernel_release;  // <procfs>/sys/kernel/osrelease, empty if unreadable
@@ -21,12 +28,25 @@ struct HostReport {
   bool dev_kvm = false;          // /dev/kvm is a character device (live only)
   bool mounted_debugfs = false;  // we mounted it during the check
   std::string debugfs_problem;   // empty when <debugfs>/kvm is usable
+  // Why no VM can exist on this host (one line), or empty when KVM is loaded
+  // and /dev/kvm is there.  Always empty on a fixture tree.
+  std::string kvm_unavailable;
+
+  bool kvm_ready() const { return kvm_unavailable.empty(); }
 };
 
-// Runs the checks, mounting debugfs when live, root and not mounted.
+// Runs the checks, mounting debugfs when live, root, KVM loaded and nothing
+// mounted.  Fails only for what no waiting can mend: not root, <sysfs>/module
+// unreadable, or (KVM being there) an unusable debugfs.
 Result<HostReport> check_host(const truth::Paths& paths);
 
-// Logs the report (info): kernel, KVM, vendor, MMU, debugfs.
+// Why no VM can exist here, from <sysfs>/module and /dev/kvm; empty when KVM
+// is usable.  For `tdpwatchd features` and `tdpwatch check`.
+std::string kvm_unavailable_reason(const truth::KvmParams& kvm, bool dev_kvm);
+bool dev_kvm_present();
+
+// Logs the report (info): kernel, KVM, vendor, MMU, debugfs; a host without
+// usable KVM is one warning line.
 void log_host(const HostReport& report);
 
 }  // namespace tdpwatch::tdpwatchd

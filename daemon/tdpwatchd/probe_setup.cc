@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/tdpwatchd/capabilities.h"
+#include "daemon/tdpwatchd/host_check.h"
 
 namespace tdpwatch::tdpwatchd {
 
@@ -78,6 +79,12 @@ int run_features(const Options& options) {
                                : probes::render_table(probed->report, probed->plan);
   std::fputs(text.c_str(), stdout);
   if (std::fflush(stdout) != 0) return 1;
+  // The plan holds whether or not a VM can exist yet; say when none can.
+  if (auto kvm = truth::read_kvm_params(options.paths); kvm && options.paths.is_default()) {
+    if (std::string why = kvm_unavailable_reason(*kvm, dev_kvm_present()); !why.empty()) {
+      spdlog::warn("{}", why);
+    }
+  }
   if (probed->plan.served_count() == 0) {
     spdlog::error("no hook can attach on this kernel: tdpwatch's probes cannot run here");
     return 1;

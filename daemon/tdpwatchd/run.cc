@@ -58,6 +58,13 @@ void notify(const std::string& state) {
   if (auto s = sd_notify(state); !s) spdlog::warn("sd_notify: {}", s.error().message);
 }
 
+exporter::KvmPresence kvm_presence(const HostReport& host) {
+  exporter::KvmPresence k;
+  k.loaded = host.kvm.kvm.has_value();
+  if (host.live) k.device = host.dev_kvm;
+  return k;
+}
+
 int print_once(const std::string& json) {
   std::fputs(json.c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
@@ -74,6 +81,7 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
   }
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
+  builder.set_kvm(kvm_presence(host));
   spdlog::info("polling every {} s", options.interval_seconds);
   // tdpwatch_up's staleness limit (web.cc) follows the starting interval: a
   // longer one set by SIGHUP is waited out in slices, republishing between.
@@ -102,6 +110,55 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
       notify("STOPPING=1");
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return 0;
+    }
+  }
+}
+
+// No VM can exist until KVM is loaded and /dev/kvm is there (modprobe
+// kvm_intel, or never on a host without VMX/SVM): serve the metrics, saying
+// so, keep the capabilities the probes will need, and look again every second
+// (a stat, and <sysfs>/module), so that a fleet-wide unit neither crash-loops
+// nor misses VMs started soon after the device appears.  Returns the new host
+// report once KVM is usable, nullopt when stopped by a signal.
+Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host,
+                                               StopSignal& stop, Web* web) {
+  constexpr double kCheckEverySeconds = 1.0;
+  Watcher watcher(options.paths);
+  SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
+                          options.leak_retention_seconds);
+  spdlog::info("waiting for KVM: looking for {} every {} s; serving metrics meanwhile", kDevKvm,
+               kCheckEverySeconds);
+  notify("READY=1\nSTATUS=waiting for KVM: " + host.kvm_unavailable);
+  auto next_poll = std::chrono::steady_clock::now();
+  for (;;) {
+    if (std::chrono::steady_clock::now() >= next_poll) {
+      next_poll = std::chrono::steady_clock::now() + seconds(options.interval_seconds);
+      const PollResult poll = watcher.poll();
+      if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
+      if (web != nullptr) builder.set_poll(poll, unix_now());
+    }
+    if (web != nullptr) {
+      builder.set_kvm(kvm_presence(host));
+      web->store->publish(builder.build({}, unix_now()));
+    }
+    const int sig = stop.wait(seconds(std::min(kCheckEverySeconds, options.interval_seconds)));
+    if (sig == SIGHUP) {
+      if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
+      continue;
+    }
+    if (sig != 0) {
+      notify("STOPPING=1");
+      spdlog::info("stopping on {}", sigabbrev_np(sig));
+      return std::optional<HostReport>{};
+    }
+    if (host.kvm.kvm && !dev_kvm_present()) continue;  // the cheap look first
+    auto now = check_host(options.paths);
+    if (!now) return now.error();
+    host = std::move(*now);
+    if (host.kvm_ready()) {
+      spdlog::info("KVM appeared: {} is there; attaching the probes", kDevKvm);
+      log_host(host);
+      return std::optional<HostReport>{std::move(host)};
     }
   }
 }
@@ -154,6 +211,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
 
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
+  builder.set_kvm(kvm_presence(host));
   std::optional<Publisher> publisher;
   ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
                           plan.lifecycle == probes::Lifecycle::kHooks,
@@ -280,6 +338,18 @@ int run(const Options& options) {
   if (options.no_probes || !host->live) {
     if (!options.no_probes) spdlog::warn("fixture tree (--path.*): probes not loaded");
     return run_watcher_only(options, *host, *stop, served);
+  }
+  if (!host->kvm_ready()) {
+    // --once reports the host as it is: no KVM, no VM.
+    if (options.once) return run_watcher_only(options, *host, *stop, served);
+    Options waiting = options;  // SIGHUP reloads apply to the run that follows
+    auto ready = wait_for_kvm(waiting, *host, *stop, served);
+    if (!ready) {
+      spdlog::error("{}", ready.error().message);
+      return 1;
+    }
+    if (!*ready) return 0;
+    return run_with_probes(waiting, **ready, *stop, served);
   }
   return run_with_probes(options, *host, *stop, served);
 }

@@ -97,6 +97,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
   s->time_seconds = now;
   s->version = version_;
   s->kernel_release = kernel_release_;
+  s->kvm = kvm_;
   s->sec_page_tables_bytes = sec_page_tables_;
   s->reconcile_time_seconds = poll_time_;
   s->ringbuf_bytes = src.ringbuf_bytes;

@@ -47,6 +47,8 @@ class SnapshotBuilder {
   SnapshotBuilder(truth::Paths paths, std::string version, std::string kernel_release,
                   double leak_retention_seconds);
 
+  // KVM's presence on this host (the host check's, redone while waiting for it).
+  void set_kvm(const exporter::KvmPresence& kvm) { kvm_ = kvm; }
   // The Watcher's latest poll, taken at Unix time `now`.
   void set_poll(const PollResult& poll, double now);
   // A new --leak.retention (SIGHUP).
@@ -63,6 +65,7 @@ class SnapshotBuilder {
   truth::Paths paths_;
   std::string version_;
   std::string kernel_release_;
+  exporter::KvmPresence kvm_;
   exporter::LeakLedger ledger_;
   std::map<std::uint64_t, exporter::VmIdentity> identities_;  // by VM key
   std::map<std::uint32_t, int> seen_per_tgid_;  // VMs named so far per live process

@@ -41,7 +41,10 @@ std::string host_json(const HostReport& h, const PollResult& p) {
   }
   return std::string("  \"host\": {") + "\"kernel\": " + quote(h.kernel_release) +
          ", \"live\": " + (h.live ? "true" : "false") +
-         ", \"kvm_loaded\": " + (h.kvm.kvm ? "true" : "false") + ", \"vendor_modules\": [" +
+         ", \"kvm_loaded\": " + (h.kvm.kvm ? "true" : "false") +
+         ", \"dev_kvm\": " + (h.live ? (h.dev_kvm ? "true" : "false") : "null") +
+         ", \"kvm_unavailable\": " + (h.kvm_ready() ? "null" : quote(h.kvm_unavailable)) +
+         ", \"vendor_modules\": [" +
          vendors + "]" + ", \"tdp_mmu\": " + (tdp ? (*tdp ? "true" : "false") : "null") +
          ", \"mmu\": " + quote(h.kvm.mmu_description()) + ", \"nx_huge_pages\": " + opt_quote(nx) +
          ", \"debugfs\": " + quote(h.debugfs_problem.empty() ? "ok" : h.debugfs_problem) +

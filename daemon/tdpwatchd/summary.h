@@ -1,7 +1,8 @@
 // The --once output: one JSON document describing the host and every VM the
 // poll saw, for humans and for tests (which match on its keys).
 //
-//   {"host": {"kernel": ..., "kvm_loaded": ..., "tdp_mmu": ..., "mmu": ...,
+//   {"host": {"kernel": ..., "kvm_loaded": ..., "dev_kvm": bool | null (fixture tree),
+//             "kvm_unavailable": why no VM can exist | null, "tdp_mmu": ..., "mmu": ...,
 //             "vendor_modules": [...], "debugfs": "ok" | problem,
 //             "sec_page_tables_bytes": N | null, "page_tables_bytes": N | null, ...},
 //    "vms": [{"pid": N, "fd": N, "comm": ..., "qemu_name": ... | null,
