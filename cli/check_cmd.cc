@@ -98,9 +98,10 @@ int run_check(const CheckOptions& o) {
               plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents");
   for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
   if (!host->kvm_ready()) {
-    std::printf("note: %s; tdpwatchd serves its metrics and attaches these probes when %s "
-                "appears\n",
-                host->kvm_unavailable.c_str(), tdpwatchd::kDevKvm);
+    std::printf(
+        "note: %s; tdpwatchd attaches these probes all the same and sees VMs once %s "
+        "appears\n",
+        host->kvm_unavailable.c_str(), tdpwatchd::kDevKvm);
   }
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }

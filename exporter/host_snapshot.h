@@ -27,9 +27,9 @@ struct VmIdentity {
   std::string vm;
   std::uint32_t pid = 0;  // the VMM's tgid
   std::string comm;
-  std::string uuid;     // QEMU -uuid; empty when none
+  std::string uuid;            // QEMU -uuid; empty when none
   std::string libvirt_domain;  // from the VMM's cgroup; empty when not a libvirt domain
-  std::string debugfs;  // "<pid>-<fd>" of <debugfs>/kvm/; empty when unknown or ambiguous
+  std::string debugfs;         // "<pid>-<fd>" of <debugfs>/kvm/; empty when unknown or ambiguous
 };
 
 // The kernel's own figures for one VM.  nullopt: this kernel (or this host's
@@ -88,8 +88,9 @@ struct LeakEntry {
 
 // KVM on this host, as tdpwatchd's host check last saw it.
 struct KvmPresence {
-  bool loaded = false;         // <sysfs>/module/kvm exists
-  std::optional<bool> device;  // /dev/kvm is a character device; nullopt: not checked (fixture tree)
+  bool loaded = false;  // <sysfs>/module/kvm exists
+  std::optional<bool>
+      device;  // /dev/kvm is a character device; nullopt: not checked (fixture tree)
 };
 
 struct HostSnapshot {
@@ -140,8 +141,8 @@ std::string vm_label(const std::string& qemu_name, const std::string& comm, std:
                      const std::string& libvirt_domain = "");
 
 // Snake-case names used as label values.
-const char* mmu_type_name(int mmu_type);  // "shadow", "tdp"
-const char* leaf_size_name(int index);    // "4k", "2m", "1g"
+const char* mmu_type_name(int mmu_type);             // "shadow", "tdp"
+const char* leaf_size_name(int index);               // "4k", "2m", "1g"
 const char* what_name(core::LeakedPage::What what);  // "linked", "nx_tracked", "root", "shadow"
 
 }  // namespace tdpwatch::exporter

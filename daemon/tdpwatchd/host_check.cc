@@ -35,7 +35,9 @@ void mount_debugfs_if_needed(const truth::Paths& paths, HostReport& report) {
 
 }  // namespace
 
-bool dev_kvm_present() { return is_char_device(kDevKvm); }
+bool dev_kvm_present() {
+  return is_char_device(kDevKvm);
+}
 
 std::string kvm_unavailable_reason(const truth::KvmParams& kvm, bool dev_kvm) {
   if (!kvm.kvm) {

@@ -4,9 +4,10 @@
 //
 // A host without KVM, or with KVM but no /dev/kvm (built in with no usable
 // vendor backend, a VM without nested virtualisation, a container without the
-// device), is not an error: no VM can exist there, so tdpwatchd serves its
-// metrics, says so, and waits for the device.  Only not being root is fatal
-// on the live kernel, and an unusable debugfs once KVM is there.  With any
+// device), is not an error: no VM can exist there, so tdpwatchd says so,
+// serves its metrics, and attaches its probes as soon as KVM is loaded (the
+// device may come later, with a vendor module).  Only not being root is fatal
+// on the live kernel, and an unusable debugfs once KVM is usable.  With any
 // --path.* root pointing elsewhere (a fixture tree) problems are warnings.
 #pragma once
 

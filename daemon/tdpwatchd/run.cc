@@ -65,6 +65,13 @@ exporter::KvmPresence kvm_presence(const HostReport& host) {
   return k;
 }
 
+// The same, with /dev/kvm looked at now (it may come and go).
+exporter::KvmPresence kvm_presence_now(const HostReport& host) {
+  exporter::KvmPresence k = kvm_presence(host);
+  if (host.live) k.device = dev_kvm_present();
+  return k;
+}
+
 int print_once(const std::string& json) {
   std::fputs(json.c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
@@ -74,23 +81,25 @@ int print_once(const std::string& json) {
 int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, Web* web) {
   drop_unneeded_caps(false, host.kernel_release, options.paths.procfs);
   Watcher watcher(options.paths);
+  // On a fixture tree /dev/kvm is not looked at; its debugfs is read as it is.
+  auto vms_possible = [&host] { return !host.live || dev_kvm_present(); };
   if (options.once) {
-    const PollResult poll = watcher.poll();
+    const PollResult poll = watcher.poll(vms_possible());
     log_poll(poll);
     return print_once(render_json(host, poll));
   }
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
-  builder.set_kvm(kvm_presence(host));
   spdlog::info("polling every {} s", options.interval_seconds);
   // tdpwatch_up's staleness limit (web.cc) follows the starting interval: a
   // longer one set by SIGHUP is waited out in slices, republishing between.
   const double publish_every = options.interval_seconds;
   for (bool first = true;; first = false) {
-    const PollResult poll = watcher.poll();
+    const PollResult poll = watcher.poll(vms_possible());
     log_poll(poll);
     if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
     if (web != nullptr) {
+      builder.set_kvm(kvm_presence_now(host));
       builder.set_poll(poll, unix_now());
       web->store->publish(builder.build({}, unix_now()));
     }
@@ -114,26 +123,27 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
   }
 }
 
-// No VM can exist until KVM is loaded and /dev/kvm is there (modprobe
-// kvm_intel, or never on a host without VMX/SVM): serve the metrics, saying
-// so, keep the capabilities the probes will need, and look again every second
-// (a stat, and <sysfs>/module), so that a fleet-wide unit neither crash-loops
-// nor misses VMs started soon after the device appears.  Returns the new host
-// report once KVM is usable, nullopt when stopped by a signal.
-Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host,
-                                               StopSignal& stop, Web* web) {
+// KVM is not loaded (a modular KVM before modprobe kvm_intel/kvm_amd): its
+// functions, tracepoints and BTF are not in the kernel, so there is nothing
+// to attach to.  Serve the metrics, saying so, keep the capabilities the
+// probes will need, and look again every second, so that a fleet-wide unit
+// neither crash-loops nor misses VMs started soon after the module loads.
+// Returns the new host report once KVM is loaded, nullopt when stopped by a
+// signal.
+Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host, StopSignal& stop,
+                                               Web* web) {
   constexpr double kCheckEverySeconds = 1.0;
   Watcher watcher(options.paths);
   SnapshotBuilder builder(options.paths, TDPW_VERSION, host.kernel_release,
                           options.leak_retention_seconds);
-  spdlog::info("waiting for KVM: looking for {} every {} s; serving metrics meanwhile", kDevKvm,
+  spdlog::info("waiting for KVM to be loaded: looking every {} s; serving metrics meanwhile",
                kCheckEverySeconds);
   notify("READY=1\nSTATUS=waiting for KVM: " + host.kvm_unavailable);
   auto next_poll = std::chrono::steady_clock::now();
   for (;;) {
     if (std::chrono::steady_clock::now() >= next_poll) {
       next_poll = std::chrono::steady_clock::now() + seconds(options.interval_seconds);
-      const PollResult poll = watcher.poll();
+      const PollResult poll = watcher.poll(false);
       if (!options.status_file.empty()) write_status(options.status_file, render_json(host, poll));
       if (web != nullptr) builder.set_poll(poll, unix_now());
     }
@@ -151,12 +161,11 @@ Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host
       spdlog::info("stopping on {}", sigabbrev_np(sig));
       return std::optional<HostReport>{};
     }
-    if (host.kvm.kvm && !dev_kvm_present()) continue;  // the cheap look first
     auto now = check_host(options.paths);
     if (!now) return now.error();
     host = std::move(*now);
-    if (host.kvm_ready()) {
-      spdlog::info("KVM appeared: {} is there; attaching the probes", kDevKvm);
+    if (host.kvm.kvm) {
+      spdlog::info("KVM is loaded now: attaching the probes");
       log_host(host);
       return std::optional<HostReport>{std::move(host)};
     }
@@ -214,8 +223,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   builder.set_kvm(kvm_presence(host));
   std::optional<Publisher> publisher;
   ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
-                          plan.lifecycle == probes::Lifecycle::kHooks,
-                          host.kvm.tdp_mmu() == false);
+                          plan.lifecycle == probes::Lifecycle::kHooks, host.kvm.tdp_mmu() == false);
   probes::LoopConfig lc;
   lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, loaded); };
   lc.interval = seconds(options.interval_seconds);
@@ -233,20 +241,22 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     return 1;
   }
   if (web != nullptr) {
-    publisher.emplace(
-        builder, *web->store,
-        SnapshotSources{.plan = &plan,
-                        .loop = &*loop,
-                        .model = &model,
-                        .ringbuf_bytes = loaded.ringbuf_bytes(),
-                        .reconciler = &reconcile.reconciler()});
+    publisher.emplace(builder, *web->store,
+                      SnapshotSources{.plan = &plan,
+                                      .loop = &*loop,
+                                      .model = &model,
+                                      .ringbuf_bytes = loaded.ringbuf_bytes(),
+                                      .reconciler = &reconcile.reconciler()});
   }
   // Attached, listening, uevent socket open: from here on only open fds.
   drop_unneeded_caps(true, host.kernel_release, options.paths.procfs);
 
   Watcher watcher(options.paths);
+  // /dev/kvm may come (a vendor module loaded later) or go: the probes are
+  // attached either way; the device only says whether a VM can exist.
+  HostReport current = host;
   auto document = [&](const PollResult& poll) {
-    return render_json(host, poll, render_probes_json(plan, *loop, model));
+    return render_json(current, poll, render_probes_json(plan, *loop, model));
   };
   auto finish = [&]() {
     const probes::LoopStats& st = loop->stats();
@@ -271,7 +281,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
       return 1;
     }
     loop->refresh_maps();
-    const PollResult poll = watcher.poll();
+    const PollResult poll = watcher.poll(current.dev_kvm);
     log_poll(poll);
     const int rc = finish();
     return print_once(document(poll)) | rc;
@@ -279,7 +289,17 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
 
   spdlog::info("watching; periodic work every {} s", options.interval_seconds);
   auto tick = [&]() {
-    const PollResult poll = watcher.poll();
+    if (const bool dev = dev_kvm_present(); dev != current.dev_kvm) {
+      current.dev_kvm = dev;
+      current.kvm_unavailable = kvm_unavailable_reason(current.kvm, dev);
+      if (dev) {
+        spdlog::info("KVM: {} appeared: VMs can be created now", kDevKvm);
+      } else {
+        spdlog::warn("{}", current.kvm_unavailable);
+      }
+      builder.set_kvm(kvm_presence(current));
+    }
+    const PollResult poll = watcher.poll(current.dev_kvm);
     log_poll(poll);
     builder.set_poll(poll, unix_now());
     reconcile.run(model, *loop, poll, builder);
@@ -339,7 +359,7 @@ int run(const Options& options) {
     if (!options.no_probes) spdlog::warn("fixture tree (--path.*): probes not loaded");
     return run_watcher_only(options, *host, *stop, served);
   }
-  if (!host->kvm_ready()) {
+  if (!host->kvm.kvm) {
     // --once reports the host as it is: no KVM, no VM.
     if (options.once) return run_watcher_only(options, *host, *stop, served);
     Options waiting = options;  // SIGHUP reloads apply to the run that follows

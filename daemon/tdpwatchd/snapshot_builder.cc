@@ -43,8 +43,7 @@ void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter
 }  // namespace
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 SnapshotBuilder::SnapshotBuilder(truth::Paths paths, std::string version,
@@ -91,8 +90,8 @@ void SnapshotBuilder::on_teardown(const core::LeakRecord& leak, double now) {
   if (!others) seen_per_tgid_.erase(leak.tgid);
 }
 
-std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(
-    const SnapshotSources& src, double now) {
+std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const SnapshotSources& src,
+                                                                     double now) {
   auto s = std::make_shared<exporter::HostSnapshot>();
   s->time_seconds = now;
   s->version = version_;

@@ -68,7 +68,7 @@ class SnapshotBuilder {
   exporter::KvmPresence kvm_;
   exporter::LeakLedger ledger_;
   std::map<std::uint64_t, exporter::VmIdentity> identities_;  // by VM key
-  std::map<std::uint32_t, int> seen_per_tgid_;  // VMs named so far per live process
+  std::map<std::uint32_t, int> seen_per_tgid_;                // VMs named so far per live process
   // From the latest poll: debugfs VMs by owner tgid, SecPageTables, when.
   std::map<std::uint32_t, std::vector<truth::VmStats>> debugfs_;
   std::optional<std::uint64_t> sec_page_tables_;

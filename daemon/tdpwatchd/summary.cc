@@ -44,8 +44,8 @@ std::string host_json(const HostReport& h, const PollResult& p) {
          ", \"kvm_loaded\": " + (h.kvm.kvm ? "true" : "false") +
          ", \"dev_kvm\": " + (h.live ? (h.dev_kvm ? "true" : "false") : "null") +
          ", \"kvm_unavailable\": " + (h.kvm_ready() ? "null" : quote(h.kvm_unavailable)) +
-         ", \"vendor_modules\": [" +
-         vendors + "]" + ", \"tdp_mmu\": " + (tdp ? (*tdp ? "true" : "false") : "null") +
+         ", \"vendor_modules\": [" + vendors + "]" +
+         ", \"tdp_mmu\": " + (tdp ? (*tdp ? "true" : "false") : "null") +
          ", \"mmu\": " + quote(h.kvm.mmu_description()) + ", \"nx_huge_pages\": " + opt_quote(nx) +
          ", \"debugfs\": " + quote(h.debugfs_problem.empty() ? "ok" : h.debugfs_problem) +
          ", \"sec_page_tables_bytes\": " + opt_num(sec) +

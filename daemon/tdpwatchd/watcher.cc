@@ -61,7 +61,7 @@ std::string unavailable_summary(const truth::VmStats& s) {
 
 }  // namespace
 
-PollResult Watcher::poll() {
+PollResult Watcher::poll(bool vms_possible) {
   PollResult out;
   if (auto m = truth::read_meminfo(paths_)) {
     out.meminfo = *m;
@@ -70,7 +70,12 @@ PollResult Watcher::poll() {
   }
   out.previous_sec_page_tables_bytes = last_sec_page_tables_;
   if (out.meminfo) last_sec_page_tables_ = out.meminfo->sec_page_tables_bytes;
-  scrape_vms(out);
+  if (vms_possible) {
+    scrape_vms(out);
+  } else {
+    for (const auto& [id, view] : known_) out.disappeared.push_back(id);
+    known_.clear();
+  }
   return out;
 }
 

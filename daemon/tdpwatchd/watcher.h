@@ -54,7 +54,9 @@ class Watcher {
  public:
   explicit Watcher(truth::Paths paths) : paths_(std::move(paths)) {}
 
-  PollResult poll();
+  // vms_possible false (no /dev/kvm: no VM can exist, and KVM may have made
+  // no <debugfs>/kvm at all): the poll lists no VMs and reports no error.
+  PollResult poll(bool vms_possible = true);
 
  private:
   void scrape_vms(PollResult& out);

@@ -4,15 +4,16 @@
 # Every PromQL query of deploy/grafana/tdpwatch.json (panel targets and
 # template variables), with the variables substituted, against a real
 # Prometheus scraping the real tdpwatchd while a real VM (tdpw_test_vmm)
-# runs: each must parse and return data.  Needs root, /dev/kvm, prometheus,
-# curl and jq; FAILS with the reason without them (never skips).
+# runs: each must parse and return data.  Needs root, prometheus, curl and jq
+# (FAILS without them) and /dev/kvm (not run without it).
 set -euo pipefail
 src=${1:?usage: dashboard_host_test.sh SOURCE_DIR TDPWATCHD TEST_VMM}
 daemon=${2:?}
 vmm=${3:?}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=../host/support/lib.sh
+. "$(dirname "$0")/../host/support/lib.sh"
 require_host prometheus curl jq ss
+require_dev_kvm
 dashboard=$src/deploy/grafana/tdpwatch.json
 jq -e . "$dashboard" >/dev/null || fail "$dashboard is not JSON"
 

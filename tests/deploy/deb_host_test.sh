@@ -6,14 +6,15 @@
 # the files are where they belong, the installed unit verifies, the
 # installed tdpwatchd runs under the installed unit's sandbox
 # (run-as-unit.sh: no systemd as PID 1 here) and serves /metrics with its
-# probes attached; then dpkg -r and --purge leave nothing behind and nothing
+# probes attached (without /dev/kvm too: tdpwatch_kvm_device_present says so);
+# then dpkg -r and --purge leave nothing behind and nothing
 # running.  Serialised across build trees with a lock; refuses to touch a
 # tdpwatch package it did not install.  Needs root, dpkg, cpack, curl.
 set -euo pipefail
 src=${1:?usage: deb_host_test.sh SOURCE_DIR BUILD_DIR}
 build=${2:?usage: deb_host_test.sh SOURCE_DIR BUILD_DIR}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=../host/support/lib.sh
+. "$(dirname "$0")/../host/support/lib.sh"
 require_host dpkg dpkg-deb cpack curl systemd-analyze
 
 exec 9>/run/lock/tdpwatch-deb-host-test.lock
@@ -91,6 +92,10 @@ port=$(daemon_port "$TDPW_TMP/daemon.log")
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics") || fail "no /metrics on port $port"
 grep -q '^tdpwatch_up 1$' <<<"$metrics" || fail "tdpwatch_up is not 1"
 grep -Eq '^tdpwatch_probe_attached\{.*variant="[^n][^"]*"\} 1$' <<<"$metrics" || fail "no probe attached"
+device=0
+[ -c /dev/kvm ] && device=1
+grep -q "^tdpwatch_kvm_device_present $device\$" <<<"$metrics" ||
+  fail "tdpwatch_kvm_device_present is not $device: $(grep kvm_device <<<"$metrics")"
 grep -q '^tdpwatch_build_info{' <<<"$metrics" || fail "no tdpwatch_build_info"
 echo "installed tdpwatchd serves $(grep -c '^tdpwatch_' <<<"$metrics") samples on port $port"
 kill -TERM "$daemon_pid"

@@ -8,7 +8,7 @@
 //  - the daemon holds none but the unit's capabilities, and no_new_privs;
 //  - it watches a real VM (tdpw_test_vmm) from inside the sandbox;
 //  - SIGTERM brings STOPPING=1 and exit status 0.
-// Needs root and /dev/kvm; FAILS with the reason elsewhere (never skips).
+// Needs root (FAILS without it); the VM test is not run without /dev/kvm.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +24,10 @@
 #include <gtest/gtest.h>
 
 #include "tests/deploy/notify_socket.h"
-#include "tests/host/subprocess.h"
+#include "tests/host/support/daemon.h"
+#include "tests/host/support/eventually.h"
+#include "tests/host/support/requirements.h"
+#include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
 
 namespace tdpwatch::host_test {
@@ -51,38 +54,16 @@ std::string proc_status(pid_t pid, const std::string& key) {
   return "";
 }
 
-int listening_port(Process& daemon) {
-  const auto serving = daemon.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
-  std::smatch m;
-  if (!serving || !std::regex_search(*serving, m, std::regex(R"(127\.0\.0\.1:(\d+)/)"))) return 0;
-  return std::stoi(m[1]);
-}
-
-template <class F>
-bool eventually(std::chrono::milliseconds timeout, F f) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return f();
-}
-
-void require_host() {
-  ASSERT_EQ(::geteuid(), 0u) << "needs root (BPF, debugfs, mount namespaces)";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/kvm", &st), 0) << "needs /dev/kvm";
-}
-
 TEST(UnitHost, NotifiesReadyUnderTheUnitsSandboxAndWatchesAVm) {
-  require_host();
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();
   NotifySocket notify("@tdpw-unit-host-" + std::to_string(::getpid()));
   ASSERT_TRUE(notify.valid());
   const std::string socket = notify.name();
   Process daemon = Process::spawn(
       {kRunAsUnit, kUnit, kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"},
       [&socket] { return ::setenv("NOTIFY_SOCKET", socket.c_str(), 1) == 0; });
-  const int port = listening_port(daemon);
+  const int port = served_port(daemon);
   ASSERT_NE(port, 0) << daemon.err();
 
   std::string seen;
@@ -91,11 +72,13 @@ TEST(UnitHost, NotifiesReadyUnderTheUnitsSandboxAndWatchesAVm) {
   // By READY, /metrics answers and the probes are attached.
   const auto metrics = http_get(port, "/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_TRUE(std::regex_search(metrics.body,
-                                std::regex(R"re(tdpwatch_probe_attached\{[^}]*variant="(?!none")[^"]*"[^}]*\} 1)re")))
+  EXPECT_TRUE(std::regex_search(
+      metrics.body,
+      std::regex(R"re(tdpwatch_probe_attached\{[^}]*variant="(?!none")[^"]*"[^}]*\} 1)re")))
       << metrics.body;
   EXPECT_NE(metrics.body.find("\ntdpwatch_up 1"), std::string::npos) << metrics.body;
-  EXPECT_TRUE(std::regex_search(*ready, std::regex(R"(\nSTATUS=watching: \d+ of \d+ hooks attached)")))
+  EXPECT_TRUE(
+      std::regex_search(*ready, std::regex(R"(\nSTATUS=watching: \d+ of \d+ hooks attached)")))
       << *ready;
   EXPECT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "probes attached:", 5s)) << daemon.err();
 
@@ -111,8 +94,8 @@ TEST(UnitHost, NotifiesReadyUnderTheUnitsSandboxAndWatchesAVm) {
   EXPECT_EQ(proc_status(daemon.pid(), "NoNewPrivs"), "1");
 
   // A real VM, seen from inside the sandbox.
-  Process vmm = Process::spawn({kVmm, "--mem-mib", "64", "--touch-pages", "256", "--hold-ms",
-                               "4000"});
+  Process vmm =
+      Process::spawn({kVmm, "--mem-mib", "64", "--touch-pages", "256", "--hold-ms", "4000"});
   ASSERT_TRUE(vmm.wait_for_line(Process::Stream::kOut, "vmm holding", 20s)) << vmm.err();
   const std::string pid_label = "pid=\"" + std::to_string(vmm.pid()) + "\"";
   EXPECT_TRUE(eventually(10s, [&] {
@@ -128,14 +111,14 @@ TEST(UnitHost, NotifiesReadyUnderTheUnitsSandboxAndWatchesAVm) {
 }
 
 TEST(UnitHost, WatcherOnlyModeNotifiesReadyOnAPathSocket) {
-  require_host();
+  TDPW_REQUIRE_ROOT();
   const std::string path = "/tmp/tdpw-notify-" + std::to_string(::getpid()) + ".sock";
   NotifySocket notify(path);
   ASSERT_TRUE(notify.valid());
   Process daemon = Process::spawn(
       {kDaemon, "--no-probes", "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"},
       [&path] { return ::setenv("NOTIFY_SOCKET", path.c_str(), 1) == 0; });
-  const int port = listening_port(daemon);
+  const int port = served_port(daemon);
   ASSERT_NE(port, 0) << daemon.err();
   std::string seen;
   const auto ready = notify.wait_for("READY=1", 30s, &seen);

@@ -1,11 +1,11 @@
 #include "tests/host/cli/cli_host_fixture.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <regex>
-#include <thread>
+
+#include "tests/host/support/daemon.h"
+#include "tests/host/support/requirements.h"
 
 namespace tdpwatch::host_test {
 
@@ -15,6 +15,7 @@ std::string CliHost::url;
 int CliHost::port = 0;
 pid_t CliHost::vm_pid = 0;
 std::string CliHost::setup_error;
+std::string CliHost::skip_reason;
 std::unique_ptr<Process> CliHost::daemon_;
 std::unique_ptr<Process> CliHost::vmm_;
 
@@ -25,34 +26,20 @@ RunResult tdpwatch(std::vector<std::string> args, const std::string& url,
   return run(args, timeout);
 }
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
-}
-
 void CliHost::SetUpTestSuite() {
-  struct stat st {};
   if (::geteuid() != 0) {
     setup_error = "needs root (the daemon loads BPF probes)";
     return;
   }
-  if (::stat("/dev/kvm", &st) != 0) {
-    setup_error = "needs /dev/kvm";
-    return;
-  }
+  skip_reason = dev_kvm_missing();
+  if (!skip_reason.empty()) return;
   daemon_ = std::make_unique<Process>(Process::spawn(
       {TDPW_TDPWATCHD_PATH, "--web.listen-address", "127.0.0.1:0", "--interval", "1"}));
-  const auto serving = daemon_->wait_for_line(Process::Stream::kErr, "serving http://", 30s);
-  std::smatch m;
-  if (!serving || !std::regex_search(*serving, m, std::regex(R"(127\.0\.0\.1:(\d+)/)"))) {
+  port = served_port(*daemon_);
+  if (port == 0) {
     setup_error = "tdpwatchd did not start serving: " + daemon_->err();
     return;
   }
-  port = std::stoi(m[1]);
   if (!daemon_->wait_for_line(Process::Stream::kErr, "watching;", 30s)) {
     setup_error = "tdpwatchd did not start watching: " + daemon_->err();
     return;
@@ -66,12 +53,10 @@ void CliHost::SetUpTestSuite() {
   }
   vm_pid = vmm_->pid();
   // The daemon has seen the VM once its shadow pages are in the API.
-  if (!eventually(
-          [] {
-            const auto vm = our_vm_in_list();
-            return !vm.is_null() && vm["model"]["shadow_pages"].get<int>() > 0;
-          },
-          20s)) {
+  if (!eventually(20s, [] {
+        const auto vm = our_vm_in_list();
+        return !vm.is_null() && vm["model"]["shadow_pages"].get<int>() > 0;
+      })) {
     setup_error = "the daemon never showed the test VM's shadow pages";
   }
 }
@@ -90,6 +75,7 @@ void CliHost::TearDownTestSuite() {
 }
 
 void CliHost::SetUp() {
+  if (!skip_reason.empty()) GTEST_SKIP() << skip_reason;
   ASSERT_TRUE(setup_error.empty()) << setup_error;
 }
 

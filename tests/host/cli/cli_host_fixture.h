@@ -12,7 +12,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/host/subprocess.h"
+#include "tests/host/support/eventually.h"
+#include "tests/host/support/subprocess.h"
 
 namespace tdpwatch::host_test {
 
@@ -20,15 +21,14 @@ namespace tdpwatch::host_test {
 RunResult tdpwatch(std::vector<std::string> args, const std::string& url = "",
                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// Polls `done` every 200 ms until it is true or `timeout` passes.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout);
-
 class CliHost : public testing::Test {
  protected:
   static void SetUpTestSuite();
   static void TearDownTestSuite();
   void SetUp() override;
 
+  // Not empty when this machine cannot run the suite (no /dev/kvm): skipped.
+  static std::string skip_reason;
   // Empty when the suite could not start (the reason is in setup_error).
   static std::string url;
   static int port;

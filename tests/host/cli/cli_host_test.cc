@@ -49,7 +49,7 @@ std::optional<long> meminfo_sec_page_tables_bytes() {
 
 TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
   // The probes' counters join the snapshot at the daemon's next tick.
-  ASSERT_TRUE(eventually([] { return our_vm_in_list()["probe_counters"].is_object(); }, 10s))
+  ASSERT_TRUE(eventually(10s, [] { return our_vm_in_list()["probe_counters"].is_object(); }))
       << our_vm_in_list().dump(2);
   const RunResult snap = tdpwatch({"snapshot", std::to_string(vm_pid), "--output", "json"}, url);
   ASSERT_EQ(snap.status, 0) << snap.err;
@@ -94,22 +94,19 @@ TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
   // Other engineers' VMs may come and go meanwhile (they are counted by this
   // daemon too), so look for one quiet moment in 20 s.
   std::string last;
-  const bool agreed = eventually(
-      [&] {
-        const RunResult r = tdpwatch({"list", "--output", "json"}, url);
-        const json l = json::parse(r.out, nullptr, false);
-        if (l.is_discarded()) return false;
-        std::int64_t pages = 0;
-        for (const json& vm : l["vms"])
-          pages += vm["model"]["page_table_pages"].get<std::int64_t>();
-        const auto meminfo = meminfo_sec_page_tables_bytes();
-        last = "list: " + std::to_string(pages) + " pages x 4096, daemon SecPageTables " +
-               l["daemon"]["sec_page_tables_bytes"].dump() + ", /proc/meminfo " +
-               (meminfo ? std::to_string(*meminfo) : "?");
-        return meminfo && l["daemon"]["sec_page_tables_bytes"] == pages * 4096 &&
-               *meminfo == pages * 4096;
-      },
-      20s);
+  const bool agreed = eventually(20s, [&] {
+    const RunResult r = tdpwatch({"list", "--output", "json"}, url);
+    const json l = json::parse(r.out, nullptr, false);
+    if (l.is_discarded()) return false;
+    std::int64_t pages = 0;
+    for (const json& vm : l["vms"]) pages += vm["model"]["page_table_pages"].get<std::int64_t>();
+    const auto meminfo = meminfo_sec_page_tables_bytes();
+    last = "list: " + std::to_string(pages) + " pages x 4096, daemon SecPageTables " +
+           l["daemon"]["sec_page_tables_bytes"].dump() + ", /proc/meminfo " +
+           (meminfo ? std::to_string(*meminfo) : "?");
+    return meminfo && l["daemon"]["sec_page_tables_bytes"] == pages * 4096 &&
+           *meminfo == pages * 4096;
+  });
   EXPECT_TRUE(agreed) << last << " (other VMs starting or stopping on this host cause this?)";
 
   // The table form carries the same figure.

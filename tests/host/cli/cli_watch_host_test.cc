@@ -67,28 +67,23 @@ void drive(const std::string& url, pid_t vm_pid, const std::vector<std::string>&
 
   // The view: our VM, its pid, and its page-table page count.
   std::string screen;
-  const bool shown = eventually(
-      [&] {
-        screen = t.screen();
-        return screen.find("tdpwatch watch") != std::string::npos &&
-               std::regex_search(screen,
-                                 std::regex("tdpw_test_vmm-" + std::to_string(vm_pid) + " +" +
-                                            std::to_string(vm_pid) + " +tdpw_test_vmm +[1-9]"));
-      },
-      20s);
+  const bool shown = eventually(20s, [&] {
+    screen = t.screen();
+    return screen.find("tdpwatch watch") != std::string::npos &&
+           std::regex_search(screen, std::regex("tdpw_test_vmm-" + std::to_string(vm_pid) + " +" +
+                                                std::to_string(vm_pid) + " +tdpw_test_vmm +[1-9]"));
+  });
   ASSERT_TRUE(shown) << screen;
   EXPECT_NE(screen.find("PAGES/S"), std::string::npos) << screen;
   EXPECT_EQ(t.format("#{alternate_on}"), "1") << "watch draws on the alternate screen";
   EXPECT_EQ(t.format("#{cursor_flag}"), "0") << "cursor hidden while drawing";
 
   for (const std::string& key : quit_keys) t.cmd({"send-keys", "-t", "w", key});
-  const bool exited = eventually(
-      [&] {
-        screen = t.screen();
-        return screen.find("EXITED-") != std::string::npos &&
-               screen.find("icanon") != std::string::npos;
-      },
-      10s);
+  const bool exited = eventually(10s, [&] {
+    screen = t.screen();
+    return screen.find("EXITED-") != std::string::npos &&
+           screen.find("icanon") != std::string::npos;
+  });
   ASSERT_TRUE(exited) << screen;
   EXPECT_NE(screen.find("EXITED-0"), std::string::npos) << screen;
   EXPECT_TRUE(std::regex_search(screen, std::regex("(^|\\s)icanon\\s")))

@@ -24,7 +24,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/host/subprocess.h"
+#include "tests/host/support/eventually.h"
+#include "tests/host/support/requirements.h"
+#include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
 
 namespace tdpwatch::host_test {
@@ -93,7 +95,8 @@ std::vector<std::string> query(int port, const std::string& promql) {
 // API, and how many there are.
 std::pair<long, int> api_shadow_pages(int daemon_port, int pid) {
   const auto r = http_get(daemon_port, "/api/v1/vms");
-  const std::regex vm(R"re(\{"vm": "[^"]*", "pid": (\d+),[^\n]*\n   "model": \{[^\n]*?"shadow_pages": (-?\d+))re");
+  const std::regex vm(
+      R"re(\{"vm": "[^"]*", "pid": (\d+),[^\n]*\n   "model": \{[^\n]*?"shadow_pages": (-?\d+))re");
   long sum = 0;
   int n = 0;
   for (std::sregex_iterator it(r.body.begin(), r.body.end(), vm), end; it != end; ++it) {
@@ -104,27 +107,16 @@ std::pair<long, int> api_shadow_pages(int daemon_port, int pid) {
   return {sum, n};
 }
 
-template <class F>
-bool eventually(std::chrono::milliseconds timeout, F f) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return f();
-}
-
 TEST(ExporterHost, PrometheusScrapesPerVmSeriesThatVanishWithTheVm) {
-  ASSERT_EQ(::geteuid(), 0u) << "needs root (BPF, debugfs)";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/kvm", &st), 0) << "needs /dev/kvm";
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();
   const auto prometheus = which("prometheus");
   ASSERT_TRUE(prometheus) << "prometheus not found on PATH: install Debian's 'prometheus' "
                              "package (sudo ./scripts/install-deps.sh)";
 
   // The daemon, on any free port.
-  Process daemon = Process::spawn({kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval",
-                                   "0.5"});
+  Process daemon =
+      Process::spawn({kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"});
   const auto serving = daemon.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
   ASSERT_TRUE(serving) << daemon.err();
   std::smatch m;
@@ -147,14 +139,14 @@ TEST(ExporterHost, PrometheusScrapesPerVmSeriesThatVanishWithTheVm) {
                                  "--log.level=warn"});
   ASSERT_TRUE(eventually(30s, [&] { return http_get(prom_port, "/-/ready").status == 200; }))
       << prom.err();
-  ASSERT_TRUE(eventually(20s, [&] { return query(prom_port, "up{job=\"tdpwatch\"}") ==
-                                           std::vector<std::string>{"1"}; }))
-      << "Prometheus does not scrape tdpwatchd";
+  ASSERT_TRUE(eventually(20s, [&] {
+    return query(prom_port, "up{job=\"tdpwatch\"}") == std::vector<std::string>{"1"};
+  })) << "Prometheus does not scrape tdpwatchd";
   EXPECT_EQ(query(prom_port, "tdpwatch_up"), std::vector<std::string>{"1"});
 
   // Two VMs for 6 s.
-  Process vmm = Process::spawn({kVmm, "--mem-mib", "64", "--touch-pages", "256", "--hold-ms",
-                                "6000", "--vms", "2"});
+  Process vmm = Process::spawn(
+      {kVmm, "--mem-mib", "64", "--touch-pages", "256", "--hold-ms", "6000", "--vms", "2"});
   ASSERT_TRUE(vmm.wait_for_line(Process::Stream::kOut, "vmm holding", 20s)) << vmm.err();
   const std::string pid = std::to_string(vmm.pid());
   const std::string series = "tdpwatch_vm_shadow_pages{pid=\"" + pid + "\"}";
@@ -165,15 +157,18 @@ TEST(ExporterHost, PrometheusScrapesPerVmSeriesThatVanishWithTheVm) {
   long api_sum = -1;
   int api_vms = 0;
   std::vector<std::string> prom_sum;
-  EXPECT_TRUE(eventually(5s, [&] {
-    std::tie(api_sum, api_vms) = api_shadow_pages(daemon_port, vmm.pid());
-    prom_sum = query(prom_port, "sum(" + series + ")");
-    return api_vms > 0 && api_sum > 0 &&
-           query(prom_port, "count(" + series + ")") ==
-               std::vector<std::string>{std::to_string(api_vms)} &&
-           prom_sum == std::vector<std::string>{std::to_string(api_sum)};
-  })) << "JSON API: " << api_vms << " VMs, " << api_sum << " shadow pages; Prometheus: "
-      << (prom_sum.empty() ? "no series" : prom_sum.front()) << "\n"
+  EXPECT_TRUE(eventually(5s,
+                         [&] {
+                           std::tie(api_sum, api_vms) = api_shadow_pages(daemon_port, vmm.pid());
+                           prom_sum = query(prom_port, "sum(" + series + ")");
+                           return api_vms > 0 && api_sum > 0 &&
+                                  query(prom_port, "count(" + series + ")") ==
+                                      std::vector<std::string>{std::to_string(api_vms)} &&
+                                  prom_sum == std::vector<std::string>{std::to_string(api_sum)};
+                         }))
+      << "JSON API: " << api_vms << " VMs, " << api_sum
+      << " shadow pages; Prometheus: " << (prom_sum.empty() ? "no series" : prom_sum.front())
+      << "\n"
       << http_get(daemon_port, "/api/v1/vms").body;
 
   // Gone once the VMM exits: from the daemon's /metrics and from Prometheus

@@ -6,7 +6,8 @@
 //  - SIGHUP reloads the config file in the live daemon with probes;
 //  - start-up failures are one error line and exit 1: no root, no
 //    capabilities, no BTF, port in use.
-// Root and /dev/kvm are required: anywhere else these FAIL, never skip.
+// Root is required (they FAIL without it); the test that runs a VM is not run
+// where /dev/kvm is absent.
 #include <arpa/inet.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
@@ -25,7 +26,10 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/host/subprocess.h"
+#include "tests/host/support/daemon.h"
+#include "tests/host/support/eventually.h"
+#include "tests/host/support/requirements.h"
+#include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
 
 namespace tdpwatch::host_test {
@@ -37,16 +41,6 @@ using test::http_get;
 const std::string kDaemon = binary("TDPW_TDPWATCHD", TDPW_TDPWATCHD_PATH);
 const std::string kVmm = binary("TDPW_TEST_VMM", TDPW_TEST_VMM_PATH);
 
-template <class F>
-bool eventually(std::chrono::milliseconds timeout, F f) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return f();
-}
-
 // "CapEff" etc. of /proc/<pid>/status, as written there (16 hex digits).
 std::string cap_field(pid_t pid, const std::string& name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -57,13 +51,6 @@ std::string cap_field(pid_t pid, const std::string& name) {
     }
   }
   return "missing";
-}
-
-int served_port(Process& daemon) {
-  const auto serving = daemon.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
-  std::smatch m;
-  if (!serving || !std::regex_search(*serving, m, std::regex(R"(127\.0\.0\.1:(\d+)/)"))) return 0;
-  return std::stoi(m[1]);
 }
 
 // The JSON API's entry for the VMs of `pid` (identity, model, kernel and
@@ -88,12 +75,6 @@ std::string json_string(const std::string& text, const std::string& key) {
   return m[1];
 }
 
-void require_root_and_kvm() {
-  ASSERT_EQ(::geteuid(), 0u) << "needs root (BPF, debugfs)";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/kvm", &st), 0) << "needs /dev/kvm";
-}
-
 std::vector<std::string> error_lines(const std::string& err) {
   std::vector<std::string> out;
   std::istringstream in(err);
@@ -104,7 +85,8 @@ std::vector<std::string> error_lines(const std::string& err) {
 }
 
 TEST(OpsHost, DropsEveryCapabilityAndServesAVmStartedAfterTheDrop) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();
   Process daemon =
       Process::spawn({kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"});
   const int port = served_port(daemon);
@@ -155,7 +137,8 @@ TEST(OpsHost, DropsEveryCapabilityAndServesAVmStartedAfterTheDrop) {
 }
 
 TEST(OpsHost, SighupReloadsTheLiveDaemon) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();  // a VM's teardown shows debug logging on
   const std::string conf = (std::filesystem::temp_directory_path() /
                             ("tdpw_ops_" + std::to_string(::getpid()) + ".conf"))
                                .string();
@@ -218,14 +201,14 @@ void expect_one_clear_line(const RunResult& r, const std::string& what) {
 }
 
 TEST(OpsHost, NotRootIsOneLine) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
   const RunResult r = run({kDaemon, "--web.listen-address", "127.0.0.1:0"}, 30s,
                           [] { return ::setgid(65534) == 0 && ::setuid(65534) == 0; });
   expect_one_clear_line(r, "tdpwatchd must run as root");
 }
 
 TEST(OpsHost, MissingCapabilitiesAreOneLine) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
   // Root, with an empty bounding set: exec leaves it no capability at all.
   auto no_caps = [] {
     for (int c = 0; c <= CAP_LAST_CAP; ++c) {
@@ -247,7 +230,7 @@ TEST(OpsHost, MissingCapabilitiesAreOneLine) {
 }
 
 TEST(OpsHost, MissingBtfIsOneLine) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
   // A sysfs tree without kernel/btf/vmlinux.
   const auto sysfs = std::filesystem::temp_directory_path() / "tdpw_ops_nobtf";
   std::filesystem::create_directories(sysfs / "kernel");
@@ -259,7 +242,7 @@ TEST(OpsHost, MissingBtfIsOneLine) {
 }
 
 TEST(OpsHost, PortInUseIsOneLine) {
-  require_root_and_kvm();
+  TDPW_REQUIRE_ROOT();
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;

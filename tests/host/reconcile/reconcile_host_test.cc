@@ -12,7 +12,7 @@
 // Baseline: VMs started before the daemon are tracked from a baseline of the
 // kernel's figures and agree with it.
 //
-// Needs root and /dev/kvm; anywhere else it FAILS with the reason.
+// Needs root (FAILS without it) and /dev/kvm (not run without it).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +27,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/host/subprocess.h"
+#include "tests/host/support/daemon.h"
+#include "tests/host/support/eventually.h"
+#include "tests/host/support/requirements.h"
+#include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
 
 namespace tdpwatch::host_test {
@@ -44,49 +47,22 @@ const std::string kVmm = TDPW_TEST_VMM_PATH;
 // fill up while the test polls HTTP).
 Process* g_pumped = nullptr;
 
+// eventually(), draining the daemon's log between tries.
 template <class F>
 bool eventually(std::chrono::milliseconds timeout, F f) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
+  return host_test::eventually(timeout, f, [] {
     if (g_pumped != nullptr) {
       (void)g_pumped->wait_for_line(Process::Stream::kErr, "\x01", 250ms);
     } else {
       std::this_thread::sleep_for(250ms);
     }
-  }
-  return f();
+  });
 }
-
-void require_host() {
-  ASSERT_EQ(::geteuid(), 0u) << "needs root (BPF, debugfs)";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/kvm", &st), 0) << "needs /dev/kvm";
-}
-
-struct Daemon {
-  Process process;
-  int port = 0;
-};
 
 std::optional<Daemon> start_daemon(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {
-      kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5", "--reconcile.grace",
-      "1"};
+  std::vector<std::string> argv = {kDaemon, "--interval", "0.5", "--reconcile.grace", "1"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  Daemon d{Process::spawn(argv), 0};
-  const auto serving = d.process.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
-  std::smatch m;
-  if (!serving || !std::regex_search(*serving, m, std::regex(R"(127\.0\.0\.1:(\d+)/)"))) {
-    ADD_FAILURE() << "tdpwatchd did not start serving: " << d.process.err();
-    return std::nullopt;
-  }
-  d.port = std::stoi(m[1]);
-  if (!d.process.wait_for_line(Process::Stream::kErr, "watching;", 30s)) {
-    ADD_FAILURE() << "tdpwatchd did not start watching: " << d.process.err();
-    return std::nullopt;
-  }
-  return d;
+  return host_test::start_daemon(argv);
 }
 
 json vms_api(int port) {
@@ -182,7 +158,8 @@ void expect_clean_teardowns(Daemon& d, const std::vector<Process>& vmms) {
 }
 
 TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
-  require_host();
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();
   if (HasFatalFailure()) return;
   auto d = start_daemon({"--ringbuf-size", "4096"});
   ASSERT_TRUE(d);
@@ -276,7 +253,8 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
 }
 
 TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
-  require_host();
+  TDPW_REQUIRE_ROOT();
+  TDPW_REQUIRE_DEV_KVM();
   if (HasFatalFailure()) return;
   std::vector<Process> vmms = start_vmms(3, 2);
   auto d = start_daemon({});
@@ -298,10 +276,11 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
     EXPECT_GT(v["model"]["shadow_pages"].get<long>(), 0) << v.dump();
     EXPECT_EQ(v["model"]["shadow_pages"], v["kernel"]["shadow_pages"]) << v.dump();
     for (const json& f : v["reconcile"]["figures"]) EXPECT_EQ(f["model"], f["kernel"]) << f;
-    EXPECT_TRUE(metric(d->port, "tdpwatch_vm_info{vm=\"tdpw_test_vmm-" + std::to_string(p.pid()) +
-                                    "\",pid=\"" + std::to_string(p.pid()) +
-                                    "\",comm=\"tdpw_test_vmm\",uuid=\"\",libvirt_domain=\"\",debugfs=\"\","
-                                    "tracking=\"baseline\"}"))
+    EXPECT_TRUE(
+        metric(d->port, "tdpwatch_vm_info{vm=\"tdpw_test_vmm-" + std::to_string(p.pid()) +
+                            "\",pid=\"" + std::to_string(p.pid()) +
+                            "\",comm=\"tdpw_test_vmm\",uuid=\"\",libvirt_domain=\"\",debugfs=\"\","
+                            "tracking=\"baseline\"}"))
         << http_get(d->port, "/metrics").body;
   }
   // Host-wide: SecPageTables agrees with every VM's pages (plus the host

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/host/subprocess.h"
+#include "tests/host/support/subprocess.h"
 
 namespace tdpwatch {
 namespace {

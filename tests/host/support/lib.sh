@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by the deploy host tests (sourced): child processes that are killed
-# on exit, waiting helpers, and a Prometheus instant query.
-# Needs curl and jq.
+# Shared by the shell host tests (sourced): what the machine must offer
+# (root fails without it; /dev/kvm skips, exit 77, which ctest reports as not
+# run), child processes that are killed on exit, waiting helpers, and a
+# Prometheus instant query.  Needs curl and jq.
 
 TDPW_PIDS=()
 tdpw_cleanup() {
@@ -21,9 +22,25 @@ fail() {
   exit 1
 }
 
+# not_run WHY: the test cannot run on this machine (ctest: SKIP_RETURN_CODE 77).
+# The "not run: " prefix is what scripts/test.sh lists after ctest's summary.
+not_run() {
+  echo "not run: $*"
+  exit 77
+}
+
+# require_dev_kvm: skips unless /dev/kvm is here (a test that runs a real VM).
+require_dev_kvm() {
+  [ -c /dev/kvm ] && return 0
+  local why="KVM is not loaded"
+  [ -d /sys/module/kvm ] && why="KVM is loaded but registered no device"
+  not_run "needs /dev/kvm to run a real VM, and this machine has none ($why); it runs where" \
+    "/dev/kvm exists, and real VMs run everywhere in the nested bed (ctest -L nested)"
+}
+
+# require_host TOOL...: root (fails without) and each tool on PATH.
 require_host() {
   [ "$(id -u)" -eq 0 ] || fail "needs root (BPF, debugfs)"
-  [ -c /dev/kvm ] || fail "needs /dev/kvm"
   local t
   for t in "$@"; do
     command -v "$t" >/dev/null || fail "$t not found on PATH: run sudo ./scripts/install-deps.sh"

@@ -1,4 +1,4 @@
-#include "tests/host/subprocess.h"
+#include "tests/host/support/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
