@@ -160,5 +160,47 @@ TEST_F(NoKvmHost, DeviceAppearingLaterIsPickedUpAndItsVmsSeen) {
   EXPECT_TRUE(lines_with(d->process.err(), " error ").empty()) << d->process.err();
 }
 
+// A modular KVM not loaded yet (its /sys/module entries hidden): nothing to
+// attach to, so the daemon serves its metrics, tells systemd it is ready and
+// waiting, and attaches once KVM "is loaded" (the entry shown again).
+TEST_F(NoKvmHost, KvmNotLoadedIsWaitedForThenTheProbesAttach) {
+  auto d = start_daemon({kWithoutDevKvm, "--no-kvm-module", kDaemon, "--interval", "0.3"},
+                        "waiting for KVM to be loaded");
+  ASSERT_TRUE(d);
+  std::string metrics;
+  ASSERT_TRUE(eventually(10s, [&] {
+    metrics = http_get(d->port, "/metrics").body;
+    return sample(metrics, "tdpwatch_up") == 1;
+  })) << metrics;
+  EXPECT_EQ(sample(metrics, "tdpwatch_kvm_loaded"), 0) << metrics;
+  EXPECT_EQ(sample(metrics, "tdpwatch_kvm_device_present"), 0) << metrics;
+  EXPECT_EQ(metrics.find("tdpwatch_probe_attached"), std::string::npos)
+      << "nothing can be attached before KVM is loaded:\n"
+      << metrics;
+  EXPECT_EQ(lines_with(d->process.err(), "KVM is not loaded (no module kvm)").size(), 1u)
+      << d->process.err();
+
+  const RunResult load =
+      run({"/usr/bin/nsenter", "-t", std::to_string(d->process.pid()), "-m", "--", "/bin/sh", "-c",
+           "mkdir /sys/module/kvm && mount --bind "
+           "/dev/.tdpw-real-sys/module/kvm /sys/module/kvm"},
+          10s);
+  ASSERT_EQ(load.status, 0) << load.err;
+  EXPECT_TRUE(d->process.wait_for_line(Process::Stream::kErr, "KVM is loaded now", 10s))
+      << d->process.err();
+  EXPECT_TRUE(d->process.wait_for_line(Process::Stream::kErr, "watching;", 30s))
+      << d->process.err();
+  EXPECT_TRUE(eventually(10s, [&] {
+    metrics = http_get(d->port, "/metrics").body;
+    return sample(metrics, "tdpwatch_kvm_loaded") == 1 &&
+           std::regex_search(
+               metrics,
+               std::regex(R"(\ntdpwatch_probe_attached\{hook="[a-z_]+",variant="[a-z_]+"\} 1\n)"));
+  })) << metrics;
+  d->process.signal(SIGTERM);
+  EXPECT_EQ(d->process.wait(20s), 0) << d->process.err();
+  EXPECT_TRUE(lines_with(d->process.err(), " error ").empty()) << d->process.err();
+}
+
 }  // namespace
 }  // namespace tdpwatch::host_test

@@ -8,17 +8,17 @@ HostSnapshot base() {
   s.time_seconds = kNow - 0.25;
   s.version = "0.1.0";
   s.kernel_release = "6.12.48+deb13-amd64";
+  s.kvm = {.loaded = true, .device = true};
   s.sec_page_tables_bytes = 4096u * 1200;
   s.reconcile_time_seconds = kNow - 1.5;
   return s;
 }
 
 void with_probes(HostSnapshot& s) {
-  const char* hooks[][2] = {{"vm_create", "fexit"}, {"vm_destroy", "fentry"},
-                            {"link_sp", "fexit"},   {"nx_track", "fentry"},
-                            {"nx_untrack", "fentry"}, {"root_put", ""},
-                            {"get_page", "tp_btf"},  {"zap_page", "tp_btf"},
-                            {"spte_changed", "tp_btf"}};
+  const char* hooks[][2] = {
+      {"vm_create", "fexit"}, {"vm_destroy", "fentry"}, {"link_sp", "fexit"},
+      {"nx_track", "fentry"}, {"nx_untrack", "fentry"}, {"root_put", ""},
+      {"get_page", "tp_btf"}, {"zap_page", "tp_btf"},   {"spte_changed", "tp_btf"}};
   for (const auto& h : hooks) s.plan.push_back({h[0], h[1]});
   s.lifecycle = "hooks";
   s.events_processed = 123456;
@@ -56,6 +56,7 @@ VmEntry vm(std::uint64_t key, VmIdentity id, int scale) {
 
 HostSnapshot idle_host() {
   HostSnapshot s = base();
+  s.kvm.device = false;  // KVM built in with no usable VMX/SVM: no VM can exist
   s.sec_page_tables_bytes.reset();
   return s;
 }
@@ -63,7 +64,10 @@ HostSnapshot idle_host() {
 HostSnapshot busy_host() {
   HostSnapshot s = base();
   with_probes(s);
-  VmEntry q = vm(0xffff888100001000, {"web-01", 4242, "qemu-system-x86", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "web-01", "4242-17"}, 4);
+  VmEntry q = vm(0xffff888100001000,
+                 {"web-01", 4242, "qemu-system-x86", "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+                  "web-01", "4242-17"},
+                 4);
   q.kernel.tdp_pages = q.model.counts.tdp_pages_total();
   q.kernel.shadow_pages = 0;
   q.kernel.leaf_pages = {4000, 80, 0};
@@ -93,7 +97,8 @@ HostSnapshot busy_host() {
                           a.model.counts.tdp_pages_total(), false}};
   s.vms.push_back(a);
 
-  VmEntry b = vm(0xffff888100003000, {"tdpw_test_vmm-5150#2", 5150, "tdpw_test_vmm", "", "", ""}, 1);
+  VmEntry b =
+      vm(0xffff888100003000, {"tdpw_test_vmm-5150#2", 5150, "tdpw_test_vmm", "", "", ""}, 1);
   b.model.counts.tdp_pages[1][0] = 1;  // an SMM address-space page
   b.model.counts.shadow_pages = 3;
   b.model.counts.shadow_created_total = 5;
@@ -122,8 +127,7 @@ HostSnapshot after_leak() {
   leak.record.pages = {
       {core::LeakedPage::What::kLinked, 0xffff888123456000, 0x123456, 0x80000, 0x1a1, 1, 0, 1},
       {core::LeakedPage::What::kLinked, 0xffff888123457000, 0x123457, 0x80200, 0x1a1, 1, 0, 1},
-      {core::LeakedPage::What::kNxTracked, 0xffff888123456000, 0x123456, 0x80000, 0x1a1, 1, 0,
-       1}};
+      {core::LeakedPage::What::kNxTracked, 0xffff888123456000, 0x123456, 0x80000, 0x1a1, 1, 0, 1}};
   s.leaks.push_back(leak);
   s.teardowns_total = 5;
   s.leak_warnings_total = 1;
