@@ -5,14 +5,13 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/failure.h"
-#include "cli/probe_load.h"
-#include "daemon/tdpwatchd/host_check.h"
-#include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/setup/host_check.h"
+#include "daemon/setup/probe_setup.h"
 
 namespace tdpwatch::cli {
 namespace {
 
-void print_host(const tdpwatchd::HostReport& r) {
+void print_host(const setup::HostReport& r) {
   std::printf("host: kernel %s\n", r.kernel_release.empty() ? "unknown" : r.kernel_release.c_str());
   std::printf("host: KVM %s, /dev/kvm %s\n",
               r.kvm.kvm ? (r.kvm.kvm->builtin ? "built in" : "module") : "not loaded",
@@ -46,10 +45,8 @@ void add_check_command(CLI::App& app, CheckOptions& o) {
 }
 
 int run_check(const CheckOptions& o) {
-  tdpwatchd::Options options;
-  options.disable_variant = o.disable_variant;
-  options.strict = o.strict;
-  auto host = tdpwatchd::check_host(options.paths);
+  const setup::ProbeOptions options{.disable_variant = o.disable_variant, .strict = o.strict};
+  auto host = setup::check_host(options.paths);
   if (!host) {
     return report({kExitFailure, "tdpwatch cannot run here: " + host.error().message, ""});
   }
@@ -62,7 +59,7 @@ int run_check(const CheckOptions& o) {
                        "; tdpwatchd would start and wait for it",
                    ""});
   }
-  auto probed = tdpwatchd::probe_and_plan(options);
+  auto probed = setup::probe_and_plan(options);
   if (!probed) {
     std::string message = probed.error().message;
     if (message.rfind("tdpwatchd must run as root", 0) == 0) {
@@ -80,9 +77,9 @@ int run_check(const CheckOptions& o) {
   std::size_t attached = 0;
   probes::AttachPlan plan;
   {
-    auto loaded = load_probes(*probed, probes::LoaderOptions{});
+    auto loaded = setup::load_probes(*probed, probes::LoaderOptions{});
     if (!loaded) {
-      return report({kExitFailure, "tdpwatch cannot run here: " + loaded.failure().message, ""});
+      return report({kExitFailure, "tdpwatch cannot run here: " + loaded.error().message, ""});
     }
     for (const std::string& f : loaded->fallbacks) std::printf("fallback: %s\n", f.c_str());
     std::printf("\nloaded and attached:\n");
@@ -101,7 +98,7 @@ int run_check(const CheckOptions& o) {
     std::printf(
         "note: %s; tdpwatchd attaches these probes all the same and sees VMs once %s "
         "appears\n",
-        host->kvm_unavailable.c_str(), tdpwatchd::kDevKvm);
+        host->kvm_unavailable.c_str(), setup::kDevKvm);
   }
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }

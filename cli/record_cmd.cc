@@ -6,12 +6,11 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/failure.h"
-#include "cli/probe_load.h"
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
 #include "daemon/replay/writer.h"
-#include "daemon/tdpwatchd/probe_setup.h"
-#include "daemon/tdpwatchd/stop_signal.h"
+#include "daemon/setup/probe_setup.h"
+#include "daemon/setup/stop_signal.h"
 
 namespace tdpwatch::cli {
 
@@ -32,11 +31,9 @@ void add_record_command(CLI::App& app, RecordOptions& o) {
 
 int run_record(const RecordOptions& o) {
   // Before anything else: the signal mask must be set before any thread starts.
-  auto stop = tdpwatchd::StopSignal::install();
+  auto stop = setup::StopSignal::install();
   if (!stop) return report({kExitFailure, stop.error().message, ""});
-  tdpwatchd::Options options;
-  options.disable_variant = o.disable_variant;
-  auto probed = tdpwatchd::probe_and_plan(options);
+  auto probed = setup::probe_and_plan({.disable_variant = o.disable_variant});
   if (!probed) return report({kExitFailure, "record: " + probed.error().message, ""});
   if (probed->plan.served_count() == 0) {
     return report(
@@ -44,12 +41,12 @@ int run_record(const RecordOptions& o) {
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = o.ringbuf_bytes;
-  auto loaded = load_probes(*probed, lo);
-  if (!loaded) return report({kExitFailure, "record: " + loaded.failure().message, ""});
+  auto loaded = setup::load_probes(*probed, lo);
+  if (!loaded) return report({kExitFailure, "record: " + loaded.error().message, ""});
   for (const std::string& f : loaded->fallbacks) std::fprintf(stderr, "fallback: %s\n", f.c_str());
   const probes::AttachPlan& plan = loaded->plan;
 
-  auto writer = replay::Writer::create(o.file, tdpwatchd::recording_info(plan));
+  auto writer = replay::Writer::create(o.file, setup::recording_info(plan));
   if (!writer) return report({kExitFailure, "record: " + writer.error().message, ""});
 
   // The model is needed by the loop (VM lifecycle from uevents consults it);

@@ -122,4 +122,9 @@ void add_options(CLI::App& app, Options& options) {
       ->fallthrough();
 }
 
+setup::ProbeOptions probe_options(const Options& options) {
+  return {
+      .paths = options.paths, .disable_variant = options.disable_variant, .strict = options.strict};
+}
+
 }  // namespace tdpwatch::tdpwatchd

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/setup/probe_setup.h"
 #include "daemon/truth/paths.h"
 
 namespace CLI {
@@ -56,5 +57,8 @@ struct Options {
 // to `options`.  Parsing stays with the caller (main), the only place that
 // catches CLI11's exceptions.
 void add_options(CLI::App& app, Options& options);
+
+// The probe switches of `options`, for setup::probe_and_plan.
+setup::ProbeOptions probe_options(const Options& options);
 
 }  // namespace tdpwatch::tdpwatchd

@@ -13,23 +13,33 @@
 #include "daemon/common/sd_notify.h"
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
-#include "daemon/probes/load_fallback.h"
 #include "daemon/probes/loader.h"
 #include "daemon/replay/writer.h"
-#include "daemon/tdpwatchd/capabilities.h"
-#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/setup/capabilities.h"
+#include "daemon/setup/host_check.h"
+#include "daemon/setup/probe_setup.h"
+#include "daemon/setup/stop_signal.h"
+#include "daemon/tdpwatchd/features.h"
 #include "daemon/tdpwatchd/model_json.h"
-#include "daemon/tdpwatchd/probe_setup.h"
 #include "daemon/tdpwatchd/reconcile_tick.h"
 #include "daemon/tdpwatchd/reload.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
-#include "daemon/tdpwatchd/stop_signal.h"
 #include "daemon/tdpwatchd/summary.h"
 #include "daemon/tdpwatchd/watcher.h"
 #include "daemon/tdpwatchd/web.h"
 
 namespace tdpwatch::tdpwatchd {
 namespace {
+
+using setup::check_host;
+using setup::dev_kvm_present;
+using setup::drop_unneeded_caps;
+using setup::HostReport;
+using setup::kDevKvm;
+using setup::kvm_unavailable_reason;
+using setup::log_host;
+using setup::log_plan;
+using setup::StopSignal;
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
@@ -173,7 +183,7 @@ Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host
 }
 
 int run_with_probes(Options options, const HostReport& host, StopSignal& stop, Web* web) {
-  auto probed = probe_and_plan(options);
+  auto probed = setup::probe_and_plan(probe_options(options));
   if (!probed) {
     spdlog::error("{}", probed.error().message);
     return 1;
@@ -187,12 +197,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = options.ringbuf_bytes;
-  auto chain = probes::load_with_fallback<probes::LoadedProbes>(
-      probed->report, probed->switches, [&lo](const probes::AttachPlan& p, bool attach) {
-        probes::LoaderOptions o = lo;
-        o.attach = attach;
-        return probes::LoadedProbes::load(p, o);
-      });
+  auto chain = setup::load_probes(*probed, lo);
   if (!chain) {
     log_plan(probed->plan);
     spdlog::error("{}", chain.error().message);
@@ -201,7 +206,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   for (const std::string& f : chain->fallbacks) spdlog::warn("load: {}", f);
   const probes::AttachPlan& plan = chain->plan;
   log_plan(plan);
-  probes::LoadedProbes& loaded = chain->loaded;
+  probes::LoadedProbes& loaded = chain->probes;
   for (const auto& a : loaded.attached()) spdlog::debug("attached {} to {}", a.program, a.target);
   spdlog::info("probes attached: {} programs, ring buffer {} KiB", loaded.attached().size(),
                loaded.ringbuf_bytes() / 1024);
@@ -209,7 +214,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   core::Model model(plan.model);
   std::optional<replay::Writer> writer;
   if (!options.record.empty()) {
-    auto w = replay::Writer::create(options.record, recording_info(plan));
+    auto w = replay::Writer::create(options.record, setup::recording_info(plan));
     if (!w) {
       spdlog::error("--record: {}", w.error().message);
       return 1;

@@ -24,7 +24,7 @@ std::string errno_name(int e) {
   return name != nullptr ? name : "not a number";
 }
 
-std::string host_json(const HostReport& h, const PollResult& p) {
+std::string host_json(const setup::HostReport& h, const PollResult& p) {
   std::string vendors;
   for (const auto& v : h.kvm.vendors) vendors += (vendors.empty() ? "" : ", ") + quote(v.name);
   const auto tdp = h.kvm.tdp_mmu();
@@ -76,7 +76,8 @@ std::string vm_json(const VmView& v) {
 
 }  // namespace
 
-std::string render_json(const HostReport& host, const PollResult& poll, const std::string& extra) {
+std::string render_json(const setup::HostReport& host, const PollResult& poll,
+                        const std::string& extra) {
   std::string out = "{\n" + host_json(host, poll) + ",\n  \"vms\": [";
   for (std::size_t i = 0; i < poll.vms.size(); ++i) {
     out += (i == 0 ? "\n" : ",\n") + vm_json(poll.vms[i]);

@@ -11,14 +11,14 @@
 
 #include <string>
 
-#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/setup/host_check.h"
 #include "daemon/tdpwatchd/watcher.h"
 
 namespace tdpwatch::tdpwatchd {
 
 // `extra`: further top-level members (already indented, no trailing comma),
 // e.g. model_json.h's "probes" and "model"; empty for none.
-std::string render_json(const HostReport& host, const PollResult& poll,
+std::string render_json(const setup::HostReport& host, const PollResult& poll,
                         const std::string& extra = {});
 
 }  // namespace tdpwatch::tdpwatchd

@@ -1,6 +1,6 @@
 // Capability names, the start check's message, and what the steady state
 // keeps per kernel (the dropping itself is tested for real in ops_host_test).
-#include "daemon/tdpwatchd/capabilities.h"
+#include "daemon/setup/capabilities.h"
 
 #include <linux/capability.h>
 
@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 namespace {
 
 constexpr CapMask bit(int c) {
@@ -52,4 +52,4 @@ TEST(Capabilities, SteadyStateKeepsCapBpfOnlyWhereMapReadsNeedIt) {
 }
 
 }  // namespace
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

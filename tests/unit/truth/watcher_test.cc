@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/setup/host_check.h"
 #include "daemon/tdpwatchd/summary.h"
 #include "tests/unit/truth/fixture.h"
 
@@ -117,7 +117,7 @@ TEST(Summary, FixtureHostRendersAsJson) {
   FixtureTree tree;
   host(tree);
   add_qemu_vm(tree, 500, 11, "al\"pha", 10);
-  auto h = check_host(tree.paths());
+  auto h = setup::check_host(tree.paths());
   ASSERT_TRUE(h) << h.error().message;
   EXPECT_FALSE(h->live);
   const std::string json = render_json(*h, Watcher(tree.paths()).poll());

@@ -1,4 +1,4 @@
-#include "daemon/tdpwatchd/probe_setup.h"
+#include "daemon/setup/probe_setup.h"
 
 #include <unistd.h>
 
@@ -7,12 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/tdpwatchd/capabilities.h"
-#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/probes/load_fallback.h"
+#include "daemon/setup/capabilities.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 
-Result<ProbedPlan> probe_and_plan(const Options& options) {
+Result<ProbedPlan> probe_and_plan(const ProbeOptions& options) {
   if (::geteuid() != 0) {
     return Error{
         "tdpwatchd must run as root: loading eBPF probes needs CAP_BPF and CAP_PERFMON, and "
@@ -46,6 +46,17 @@ Result<ProbedPlan> probe_and_plan(const Options& options) {
   return out;
 }
 
+Result<LoadedPlan> load_probes(const ProbedPlan& probed, const probes::LoaderOptions& options) {
+  auto chain = probes::load_with_fallback<probes::LoadedProbes>(
+      probed.report, probed.switches, [&options](const probes::AttachPlan& p, bool attach) {
+        probes::LoaderOptions o = options;
+        o.attach = attach;
+        return probes::LoadedProbes::load(p, o);
+      });
+  if (!chain) return chain.error();
+  return LoadedPlan{std::move(chain->plan), std::move(chain->loaded), std::move(chain->fallbacks)};
+}
+
 replay::RecordingInfo recording_info(const probes::AttachPlan& plan) {
   replay::RecordingInfo info;
   info.kernel_era = plan.kernel.era;
@@ -68,28 +79,4 @@ void log_plan(const probes::AttachPlan& plan) {
   for (const std::string& w : plan.warnings) spdlog::warn("plan: {}", w);
 }
 
-int run_features(const Options& options) {
-  auto probed = probe_and_plan(options);
-  if (!probed) {
-    spdlog::error("{}", probed.error().message);
-    return 1;
-  }
-  const std::string text = options.output == "json"
-                               ? probes::render_json(probed->report, probed->plan)
-                               : probes::render_table(probed->report, probed->plan);
-  std::fputs(text.c_str(), stdout);
-  if (std::fflush(stdout) != 0) return 1;
-  // The plan holds whether or not a VM can exist yet; say when none can.
-  if (auto kvm = truth::read_kvm_params(options.paths); kvm && options.paths.is_default()) {
-    if (std::string why = kvm_unavailable_reason(*kvm, dev_kvm_present()); !why.empty()) {
-      spdlog::warn("{}", why);
-    }
-  }
-  if (probed->plan.served_count() == 0) {
-    spdlog::error("no hook can attach on this kernel: tdpwatch's probes cannot run here");
-    return 1;
-  }
-  return 0;
-}
-
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

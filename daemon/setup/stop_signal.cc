@@ -1,4 +1,4 @@
-#include "daemon/tdpwatchd/stop_signal.h"
+#include "daemon/setup/stop_signal.h"
 
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <csignal>
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 
 Result<StopSignal> StopSignal::install() {
   sigset_t set;
@@ -38,4 +38,4 @@ int StopSignal::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

@@ -12,7 +12,7 @@
 #include "daemon/common/result.h"
 #include "daemon/common/unique_fd.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 
 class StopSignal {
  public:
@@ -31,4 +31,4 @@ class StopSignal {
   UniqueFd fd_;
 };
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

@@ -29,7 +29,7 @@
 
 #include "daemon/common/result.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 
 using CapMask = std::uint64_t;  // bit n: capability n (CAP_BPF = 39)
 
@@ -58,4 +58,4 @@ Status drop_caps(CapMask keep);
 // failure is a warning: the daemon runs on with its capabilities).
 void drop_unneeded_caps(bool probes, const std::string& kernel_release, const std::string& procfs);
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

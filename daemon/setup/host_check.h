@@ -17,7 +17,7 @@
 #include "daemon/truth/kvm_params.h"
 #include "daemon/truth/paths.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 
 // The character device VMMs open to create VMs (KVM_CREATE_VM).
 inline constexpr const char* kDevKvm = "/dev/kvm";
@@ -50,4 +50,4 @@ bool dev_kvm_present();
 // usable KVM is one warning line.
 void log_host(const HostReport& report);
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

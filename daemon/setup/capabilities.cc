@@ -1,4 +1,4 @@
-#include "daemon/tdpwatchd/capabilities.h"
+#include "daemon/setup/capabilities.h"
 
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -12,7 +12,7 @@
 
 #include "daemon/truth/sysfile.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 namespace {
 
 // Capability names as capabilities(7) spells them, by number.
@@ -137,4 +137,4 @@ void drop_unneeded_caps(bool probes, const std::string& kernel_release, const st
                now ? cap_names(*now) : "?", why);
 }
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup

@@ -1,4 +1,4 @@
-#include "daemon/tdpwatchd/host_check.h"
+#include "daemon/setup/host_check.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include "daemon/truth/kvm_debugfs.h"
 #include "daemon/truth/sysfile.h"
 
-namespace tdpwatch::tdpwatchd {
+namespace tdpwatch::setup {
 namespace {
 
 bool is_char_device(const char* path) {
@@ -107,4 +107,4 @@ void log_host(const HostReport& r) {
   }
 }
 
-}  // namespace tdpwatch::tdpwatchd
+}  // namespace tdpwatch::setup
