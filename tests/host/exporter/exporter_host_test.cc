@@ -24,6 +24,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/host/support/daemon.h"
 #include "tests/host/support/eventually.h"
 #include "tests/host/support/requirements.h"
 #include "tests/host/support/subprocess.h"
@@ -115,14 +116,10 @@ TEST(ExporterHost, PrometheusScrapesPerVmSeriesThatVanishWithTheVm) {
                              "package (sudo ./scripts/install-deps.sh)";
 
   // The daemon, on any free port.
-  Process daemon =
-      Process::spawn({kDaemon, "--web.listen-address", "127.0.0.1:0", "--interval", "0.5"});
-  const auto serving = daemon.wait_for_line(Process::Stream::kErr, "serving http://", 30s);
-  ASSERT_TRUE(serving) << daemon.err();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*serving, m, std::regex(R"(127\.0\.0\.1:(\d+)/)"))) << *serving;
-  const int daemon_port = std::stoi(m[1]);
-  ASSERT_TRUE(daemon.wait_for_line(Process::Stream::kErr, "watching;", 30s)) << daemon.err();
+  auto started = start_daemon({kDaemon, "--interval", "0.5"});
+  ASSERT_TRUE(started);
+  Process& daemon = started->process;
+  const int daemon_port = started->port;
 
   // Prometheus, scraping it every second.
   const std::filesystem::path dir =
