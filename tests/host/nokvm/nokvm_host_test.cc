@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/deploy/notify_socket.h"
 #include "tests/host/support/daemon.h"
 #include "tests/host/support/eventually.h"
 #include "tests/host/support/requirements.h"
@@ -164,9 +165,18 @@ TEST_F(NoKvmHost, DeviceAppearingLaterIsPickedUpAndItsVmsSeen) {
 // attach to, so the daemon serves its metrics, tells systemd it is ready and
 // waiting, and attaches once KVM "is loaded" (the entry shown again).
 TEST_F(NoKvmHost, KvmNotLoadedIsWaitedForThenTheProbesAttach) {
+  test::NotifySocket notify("@tdpw-nokvm-" + std::to_string(::getpid()));
+  ASSERT_TRUE(notify.valid());
+  const std::string socket = notify.name();
   auto d = start_daemon({kWithoutDevKvm, "--no-kvm-module", kDaemon, "--interval", "0.3"},
-                        "waiting for KVM to be loaded");
+                        "waiting for KVM to be loaded",
+                        [&socket] { return ::setenv("NOTIFY_SOCKET", socket.c_str(), 1) == 0; });
   ASSERT_TRUE(d);
+  // Ready for systemd (a fleet-wide unit must not fail or crash-loop), and why.
+  std::string seen;
+  const auto ready = notify.wait_for("READY=1", 20s, &seen);
+  ASSERT_TRUE(ready) << seen << d->process.err();
+  EXPECT_NE(ready->find("STATUS=waiting for KVM: KVM is not loaded"), std::string::npos) << *ready;
   std::string metrics;
   ASSERT_TRUE(eventually(10s, [&] {
     metrics = http_get(d->port, "/metrics").body;

@@ -15,9 +15,10 @@ int served_port(Process& daemon, std::chrono::milliseconds timeout) {
   return std::stoi(m[1]);
 }
 
-std::optional<Daemon> start_daemon(std::vector<std::string> argv, const std::string& wait_for) {
+std::optional<Daemon> start_daemon(std::vector<std::string> argv, const std::string& wait_for,
+                                   const std::function<bool()>& before_exec) {
   argv.insert(argv.end(), {"--web.listen-address", "127.0.0.1:0"});
-  Daemon d{Process::spawn(argv), 0};
+  Daemon d{Process::spawn(argv, before_exec), 0};
   d.port = served_port(d.process);
   if (d.port == 0) {
     ADD_FAILURE() << "tdpwatchd did not start serving: " << d.process.err();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,9 @@ int served_port(Process& daemon,
 // until its log has a line containing `wait_for` (e.g. "watching;": probes
 // attached).  nullopt, after an ADD_FAILURE naming the daemon's log, when it
 // does not get there within 30 s.
+// `before_exec` as in Process::spawn (e.g. set NOTIFY_SOCKET).
 std::optional<Daemon> start_daemon(std::vector<std::string> argv,
-                                   const std::string& wait_for = "watching;");
+                                   const std::string& wait_for = "watching;",
+                                   const std::function<bool()>& before_exec = {});
 
 }  // namespace tdpwatch::host_test
