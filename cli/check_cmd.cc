@@ -45,7 +45,9 @@ void add_check_command(CLI::App& app, CheckOptions& o) {
 }
 
 int run_check(const CheckOptions& o) {
-  const setup::ProbeOptions options{.disable_variant = o.disable_variant, .strict = o.strict};
+  setup::ProbeOptions options;
+  options.disable_variant = o.disable_variant;
+  options.strict = o.strict;
   auto host = setup::check_host(options.paths);
   if (!host) {
     return report({kExitFailure, "tdpwatch cannot run here: " + host.error().message, ""});

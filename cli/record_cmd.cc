@@ -33,7 +33,9 @@ int run_record(const RecordOptions& o) {
   // Before anything else: the signal mask must be set before any thread starts.
   auto stop = setup::StopSignal::install();
   if (!stop) return report({kExitFailure, stop.error().message, ""});
-  auto probed = setup::probe_and_plan({.disable_variant = o.disable_variant});
+  setup::ProbeOptions po;
+  po.disable_variant = o.disable_variant;
+  auto probed = setup::probe_and_plan(po);
   if (!probed) return report({kExitFailure, "record: " + probed.error().message, ""});
   if (probed->plan.served_count() == 0) {
     return report(

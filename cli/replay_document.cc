@@ -27,7 +27,7 @@ ojson counts_document(const core::VmCounts& c, const core::InconsistencyCounts& 
   out["leaf_mappings"] = {
       {"4k", c.leaf_pages[0]}, {"2m", c.leaf_pages[1]}, {"1g", c.leaf_pages[2]}};
   out["shadow_pages"] = c.shadow_pages;
-  out["page_table_pages"] = c.tdp_pages_total() + c.roots_valid + c.roots_invalid + c.shadow_pages;
+  out["page_table_pages"] = c.page_table_pages();
   out["counters"] = {{"link_sp", c.link_sp_total},
                      {"link_sp_failed", c.link_sp_failed_total},
                      {"unlink_sp", c.unlink_sp_total},

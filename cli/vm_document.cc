@@ -1,7 +1,9 @@
 #include "cli/vm_document.h"
 
 #include <array>
+#include <map>
 #include <set>
+#include <string>
 
 namespace tdpwatch::cli {
 namespace {
@@ -24,11 +26,6 @@ std::int64_t int_or_zero(const json& obj, const char* ptr) {
 ojson str(const json& obj, const char* key) {
   const auto it = obj.find(key);
   return it != obj.end() && it->is_string() ? ojson(*it) : ojson("");
-}
-
-ojson diff(const ojson& model, const ojson& kernel) {
-  if (!model.is_number() || !kernel.is_number()) return nullptr;
-  return model.get<std::int64_t>() - kernel.get<std::int64_t>();
 }
 
 ojson copy_object(const json& obj, const char* key) {
@@ -60,8 +57,8 @@ ojson model_part(const json& m) {
                           {"2m", num(m, "/leaf_mappings/2m")},
                           {"1g", num(m, "/leaf_mappings/1g")}};
   out["shadow_pages"] = num(m, "/shadow_pages");
-  out["page_table_pages"] = int_or_zero(m, "/tdp_pages_total") + int_or_zero(m, "/roots_valid") +
-                            int_or_zero(m, "/roots_invalid") + int_or_zero(m, "/shadow_pages");
+  // core::VmCounts::page_table_pages(), as the daemon computed it.
+  out["page_table_pages"] = num(m, "/page_table_pages");
   out["counters"] = copy_object(m, "counters");
   out["inconsistencies"] = copy_object(m, "inconsistencies");
   return out;
@@ -80,17 +77,33 @@ ojson kernel_part(const json& k) {
   return out;
 }
 
-ojson drift_part(const ojson& m, const ojson& k) {
+// The reconciler's drift (model - kernel at one tick), the only one the
+// daemon computes, laid out like the model and kernel parts; null for a
+// figure it did not compare (not exposed here, or no reconciler).
+ojson drift_part(const json& reconcile) {
+  std::map<std::string, std::int64_t> by_figure;
+  const auto figures = reconcile.find("figures");
+  if (figures != reconcile.end() && figures->is_array()) {
+    for (const json& f : *figures) {
+      if (f.contains("figure") && f["figure"].is_string() && f.contains("model") &&
+          f["model"].is_number() && f.contains("kernel") && f["kernel"].is_number()) {
+        by_figure[f["figure"].get<std::string>()] =
+            f["model"].get<std::int64_t>() - f["kernel"].get<std::int64_t>();
+      }
+    }
+  }
+  auto drift = [&](const std::string& figure) -> ojson {
+    const auto it = by_figure.find(figure);
+    return it == by_figure.end() ? ojson(nullptr) : ojson(it->second);
+  };
   ojson out;
-  out["tdp_pages"] = diff(m["tdp_pages"]["total"], k["tdp_pages"]);
-  out["shadow_pages"] = diff(m["shadow_pages"], k["shadow_pages"]);
-  out["possible_nx_huge_pages"] = {
-      {"shadow",
-       diff(m["possible_nx_huge_pages"]["shadow"], k["possible_nx_huge_pages"]["shadow"])},
-      {"tdp", diff(m["possible_nx_huge_pages"]["tdp"], k["possible_nx_huge_pages"]["tdp"])}};
+  out["tdp_pages"] = drift("tdp_pages");
+  out["shadow_pages"] = drift("shadow_pages");
+  out["possible_nx_huge_pages"] = {{"shadow", drift("possible_nx_huge_pages_shadow")},
+                                   {"tdp", drift("possible_nx_huge_pages_tdp")}};
   out["leaf_mappings"] = ojson::object();
   for (const char* size : {"4k", "2m", "1g"}) {
-    out["leaf_mappings"][size] = diff(m["leaf_mappings"][size], k["leaf_mappings"][size]);
+    out["leaf_mappings"][size] = drift(std::string("leaf_mappings_") + size);
   }
   return out;
 }
@@ -112,12 +125,12 @@ ojson vm_document(const json& v) {
   const auto k = v.find("kernel");
   out["model"] = model_part(m != v.end() && m->is_object() ? *m : empty);
   out["kernel"] = kernel_part(k != v.end() && k->is_object() ? *k : empty);
-  out["drift"] = drift_part(out["model"], out["kernel"]);
+  const auto r = v.find("reconcile");
+  out["drift"] = drift_part(r != v.end() && r->is_object() ? *r : empty);
   const auto c = v.find("probe_counters");
   out["probe_counters"] = c != v.end() && c->is_object() ? ojson::parse(c->dump()) : ojson(nullptr);
   // The reconciler's state as the daemon gives it (tracking, baseline_figures,
   // degraded, resyncs, figures[]); null from a daemon without one.
-  const auto r = v.find("reconcile");
   out["reconcile"] = r != v.end() && r->is_object() ? ojson::parse(r->dump()) : ojson(nullptr);
   return out;
 }

@@ -32,8 +32,9 @@ struct VmIdentity {
   std::string debugfs;         // "<pid>-<fd>" of <debugfs>/kvm/; empty when unknown or ambiguous
 };
 
-// The kernel's own figures for one VM.  nullopt: this kernel (or this host's
-// probes) does not expose the figure, so no kernel/drift series is exported.
+// The kernel's own figures for one VM, as the reconciler gathered them
+// (daemon/tdpwatchd/kernel_view.h).  nullopt: this kernel (or this host's
+// probes) does not expose the figure, so no kernel series is exported.
 struct KernelFigures {
   std::optional<std::int64_t> tdp_pages;     // kvm->arch.tdp_mmu_pages (BPF read)
   std::optional<std::int64_t> shadow_pages;  // kvm->arch.n_used_mmu_pages (BPF read)
@@ -42,9 +43,14 @@ struct KernelFigures {
   std::optional<std::int64_t> nx_lpage_splits;
   // sec_pagetables of the VM's memory cgroup (v2) when the VM alone charges it.
   std::optional<std::int64_t> memcg_page_table_bytes;
+  // Where they came from: "probes", "vm_iterator", "debugfs"; empty: nowhere.
+  std::string structure_source;
+  std::string leaf_source;
 };
 
-// One figure the reconciler compared (daemon/reconcile/figures.h names).
+// One figure the reconciler compared (daemon/reconcile/figures.h names); the
+// only source of every drift shown (tdpwatch_vm_drift_pages, the JSON API,
+// the CLI): model - kernel, both taken at the same tick.
 struct ReconcileFigure {
   std::string figure;
   std::int64_t model = 0;

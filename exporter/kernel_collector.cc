@@ -1,5 +1,5 @@
-// The kernel's own figures for each VM (read by the probes from struct kvm,
-// or from KVM's debugfs stats), the model's drift from them, and the host's
+// The kernel's own figures for each VM (gathered by the reconciler:
+// daemon/tdpwatchd/kernel_view.h), the reconciler's drift, and the host's
 // SecPageTables.  Only figures this kernel exposes are exported: a kernel
 // without tdp_mmu_pages (6.1, 6.15+) has no tdpwatch_vm_kernel_tdp_pages.
 #include <optional>
@@ -34,43 +34,34 @@ class KernelCollector final : public Collector {
                        "sec_pagetables of the VM's memory cgroup (cgroup v2 memory.stat), when "
                        "the VM alone charges that cgroup: its non-root TDP and shadow pages");
     auto drift = gauge(out, "tdpwatch_vm_drift_pages",
-                       "Model minus kernel, by figure, for each figure the kernel exposes "
+                       "Model minus kernel, by figure, for each figure the reconciler compares "
                        "(non-zero: lost events, in-flight changes, or a bug)");
     for (const VmEntry& v : s.vms) {
       const VmIdentity& id = v.identity;
       const KernelFigures& k = v.kernel;
-      const core::VmCounts& c = v.model.counts;
-      auto both = [&](Family& fam, std::optional<std::int64_t> kernel, std::int64_t model,
-                      std::initializer_list<Label> extra, const std::string& figure) {
-        if (!kernel) return;
-        fam.add(vm_labels(id, extra), num(*kernel));
-        drift.add(vm_labels(id, {{"figure", figure}}), num(model - *kernel));
+      auto shown = [&](Family& fam, std::optional<std::int64_t> kernel,
+                       std::initializer_list<Label> extra = {}) {
+        if (kernel) fam.add(vm_labels(id, extra), num(*kernel));
       };
-      both(tdp, k.tdp_pages, c.tdp_pages_total(), {}, "tdp_pages");
-      both(shadow, k.shadow_pages, c.shadow_pages, {}, "shadow_pages");
+      shown(tdp, k.tdp_pages);
+      shown(shadow, k.shadow_pages);
       for (int t = 0; t < core::kNrMmuTypes; ++t) {
-        both(nx, k.possible_nx_huge_pages[t], c.possible_nx_huge_pages[t],
-             {{"mmu_type", mmu_type_name(t)}},
-             std::string("possible_nx_huge_pages_") + mmu_type_name(t));
+        shown(nx, k.possible_nx_huge_pages[t], {{"mmu_type", mmu_type_name(t)}});
       }
       for (int i = 0; i < core::kNrLeafLevels; ++i) {
-        both(leaves, k.leaf_pages[i], c.leaf_pages[i], {{"size", leaf_size_name(i)}},
-             std::string("leaf_mappings_") + leaf_size_name(i));
+        shown(leaves, k.leaf_pages[i], {{"size", leaf_size_name(i)}});
       }
-      if (k.memcg_page_table_bytes) {
-        memcg.add(vm_labels(id), num(*k.memcg_page_table_bytes));
-        drift.add(vm_labels(id, {{"figure", "memcg_page_tables"}}),
-                  num(c.tdp_pages_total() + c.shadow_pages - *k.memcg_page_table_bytes / 4096));
+      shown(memcg, k.memcg_page_table_bytes);
+      shown(splits, k.nx_lpage_splits);
+      // Drift is the reconciler's (model and kernel at one tick); the probe_*
+      // figures compare with relative counters and are only judged.
+      for (const ReconcileFigure& f : v.reconcile.figures) {
+        if (f.figure.rfind("probe_", 0) == 0) continue;
+        drift.add(vm_labels(id, {{"figure", f.figure}}), num(f.model - f.kernel));
       }
-      if (k.nx_lpage_splits) splits.add(vm_labels(id), num(*k.nx_lpage_splits));
     }
     std::int64_t model_pages = 0;
-    for (const VmEntry& v : s.vms) {
-      const core::VmCounts& c = v.model.counts;
-      // What SecPageTables accounts: the kernel accounts a TDP page when it
-      // links it (roots never are) and every shadow page, roots included.
-      model_pages += c.tdp_pages_total() + c.shadow_pages;
-    }
+    for (const VmEntry& v : s.vms) model_pages += v.model.counts.sec_page_table_pages();
     gauge(out, "tdpwatch_host_model_page_table_bytes",
           "Bytes of page-table pages of every tracked VM that SecPageTables accounts, as the "
           "model counts them: non-root TDP pages and shadow pages (TDP roots are not accounted)")

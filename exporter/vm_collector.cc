@@ -29,8 +29,8 @@ class VmCollector final : public Collector {
                     "(possible_nx_huge_pages[].nr_pages; model)");
     auto leaves = gauge(out, "tdpwatch_vm_leaf_mappings",
                         "Leaf SPTEs by page size (kvm->stat.pages[]; model)");
-    auto shadow = gauge(out, "tdpwatch_vm_shadow_pages",
-                        "Live shadow MMU pages (n_used_mmu_pages; model)");
+    auto shadow =
+        gauge(out, "tdpwatch_vm_shadow_pages", "Live shadow MMU pages (n_used_mmu_pages; model)");
     auto bytes = gauge(out, "tdpwatch_vm_page_table_bytes",
                        "Bytes of MMU page-table pages: (TDP non-root + roots + shadow) * 4096 "
                        "(model)");
@@ -46,12 +46,12 @@ class VmCollector final : public Collector {
                             "Pages removed from a possible-NX-huge-page list (model)");
     auto sptes = counter(out, "tdpwatch_vm_spte_changes_total",
                          "SPTE changes seen (handle_changed_spte; model)");
-    auto created = counter(out, "tdpwatch_vm_shadow_pages_created_total",
-                           "Shadow MMU pages created (model)");
+    auto created =
+        counter(out, "tdpwatch_vm_shadow_pages_created_total", "Shadow MMU pages created (model)");
     auto zapped = counter(out, "tdpwatch_vm_shadow_pages_zapped_total",
                           "Shadow MMU pages zapped and freed (model)");
-    auto events = counter(out, "tdpwatch_vm_events_total",
-                          "Probe events applied to this VM's model");
+    auto events =
+        counter(out, "tdpwatch_vm_events_total", "Probe events applied to this VM's model");
     auto incons = counter(out, "tdpwatch_vm_inconsistencies_total",
                           "Events a correct kernel and a lossless stream never produce, by kind "
                           "(only kinds seen)");
@@ -91,9 +91,7 @@ class VmCollector final : public Collector {
         leaves.add(vm_labels(id, {{"size", leaf_size_name(i)}}), num(c.leaf_pages[i]));
       }
       shadow.add(vm_labels(id), num(c.shadow_pages));
-      bytes.add(vm_labels(id), num((c.tdp_pages_total() + c.roots_valid + c.roots_invalid +
-                                    c.shadow_pages) *
-                                   kPageBytes));
+      bytes.add(vm_labels(id), num(c.page_table_pages() * kPageBytes));
       links.add(vm_labels(id), num(c.link_sp_total));
       link_failures.add(vm_labels(id), num(c.link_sp_failed_total));
       unlinks.add(vm_labels(id), num(c.unlink_sp_total));
@@ -105,9 +103,9 @@ class VmCollector final : public Collector {
       events.add(vm_labels(id), num(c.events_total));
       for (std::size_t k = 0; k < core::kInconsistencyKinds; ++k) {
         if (v.model.inconsistencies[k] == 0) continue;
-        incons.add(vm_labels(id, {{"kind", std::string(core::name(static_cast<core::Inconsistency>(
-                                              k)))}}),
-                   num(v.model.inconsistencies[k]));
+        incons.add(
+            vm_labels(id, {{"kind", std::string(core::name(static_cast<core::Inconsistency>(k)))}}),
+            num(v.model.inconsistencies[k]));
       }
       if (v.counters) {
         std::uint64_t seen = 0, lost = 0;

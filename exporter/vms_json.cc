@@ -51,17 +51,19 @@ std::string model_json(const core::VmSnapshot& s) {
   return "{\"tdp_pages\": " + tdp + ", \"tdp_pages_total\": " + n(c.tdp_pages_total()) +
          ", \"roots_valid\": " + n(c.roots_valid) + ", \"roots_invalid\": " + n(c.roots_invalid) +
          ", \"possible_nx_huge_pages\": {\"shadow\": " + n(c.possible_nx_huge_pages[0]) +
-         ", \"tdp\": " + n(c.possible_nx_huge_pages[1]) + "}, \"leaf_mappings\": {\"4k\": " +
-         n(c.leaf_pages[0]) + ", \"2m\": " + n(c.leaf_pages[1]) + ", \"1g\": " +
-         n(c.leaf_pages[2]) + "}, \"shadow_pages\": " + n(c.shadow_pages) +
+         ", \"tdp\": " + n(c.possible_nx_huge_pages[1]) +
+         "}, \"leaf_mappings\": {\"4k\": " + n(c.leaf_pages[0]) +
+         ", \"2m\": " + n(c.leaf_pages[1]) + ", \"1g\": " + n(c.leaf_pages[2]) +
+         "}, \"shadow_pages\": " + n(c.shadow_pages) +
+         ", \"page_table_pages\": " + n(c.page_table_pages()) +
          ", \"counters\": {\"link_sp\": " + u(c.link_sp_total) +
          ", \"link_sp_failed\": " + u(c.link_sp_failed_total) +
          ", \"unlink_sp\": " + u(c.unlink_sp_total) + ", \"nx_track\": " + u(c.nx_track_total) +
          ", \"nx_untrack\": " + u(c.nx_untrack_total) +
          ", \"spte_changed\": " + u(c.spte_changed_total) +
          ", \"shadow_created\": " + u(c.shadow_created_total) +
-         ", \"shadow_zapped\": " + u(c.shadow_zapped_total) + ", \"events\": " +
-         u(c.events_total) + "}, \"inconsistencies\": {" + incons + "}}";
+         ", \"shadow_zapped\": " + u(c.shadow_zapped_total) + ", \"events\": " + u(c.events_total) +
+         "}, \"inconsistencies\": {" + incons + "}}";
 }
 
 std::string kernel_json(const KernelFigures& k) {
@@ -71,7 +73,9 @@ std::string kernel_json(const KernelFigures& k) {
          "}, \"leaf_mappings\": {\"4k\": " + opt(k.leaf_pages[0]) +
          ", \"2m\": " + opt(k.leaf_pages[1]) + ", \"1g\": " + opt(k.leaf_pages[2]) +
          "}, \"nx_lpage_splits\": " + opt(k.nx_lpage_splits) +
-         ", \"memcg_page_table_bytes\": " + opt(k.memcg_page_table_bytes) + "}";
+         ", \"memcg_page_table_bytes\": " + opt(k.memcg_page_table_bytes) +
+         ", \"source\": {\"structure\": " + quote(k.structure_source) +
+         ", \"leaves\": " + quote(k.leaf_source) + "}}";
 }
 
 std::string reconcile_json(const VmReconcile& r) {
@@ -104,8 +108,8 @@ std::string leak_json(const LeakEntry& e) {
   std::string pages;
   for (const core::LeakedPage& p : r.pages) {
     pages += std::string(pages.empty() ? "" : ", ") + "{\"what\": " + quote(what_name(p.what)) +
-             ", \"gfn\": " + u(p.gfn) + ", \"level\": " + n(p.level) + ", \"role\": " +
-             u(p.role) + ", \"as_id\": " + n(p.as_id) + ", \"mmu_type\": " + n(p.mmu_type) + "}";
+             ", \"gfn\": " + u(p.gfn) + ", \"level\": " + n(p.level) + ", \"role\": " + u(p.role) +
+             ", \"as_id\": " + n(p.as_id) + ", \"mmu_type\": " + n(p.mmu_type) + "}";
   }
   return "{" + identity_json(e.identity) + ", \"time\": " + seconds(e.time_seconds) +
          ", \"linked_pages\": " + n(r.linked_pages) +
@@ -129,8 +133,7 @@ std::string render_vms_json(const HostSnapshot& s) {
       (s.reconciler ? "{\"last_full\": " + seconds(s.reconcile_last_full_seconds) +
                           ", \"resyncs_total\": " + u(s.resyncs_total) +
                           ", \"host_drift_pages\": " + opt(s.host_drift_pages) +
-                          ", \"host_drift_confirmed\": " + boolean(s.host_drift_confirmed) +
-                          "}"
+                          ", \"host_drift_confirmed\": " + boolean(s.host_drift_confirmed) + "}"
                     : std::string("null")) +
       ",\n \"vms\": [";
   bool first = true;

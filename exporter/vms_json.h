@@ -12,8 +12,9 @@
 //                       "possible_nx_huge_pages": {"shadow": N, "tdp": N},
 //                       "leaf_mappings": {"4k": N, "2m": N, "1g": N}, "shadow_pages": N,
 //                       "counters": {"link_sp": N, ...}, "inconsistencies": {kind: N}},
-//             "kernel": {"tdp_pages": N | null, ...},
-//             "probe_counters": {"events": N, "lost": N, "tdp_pages": N,
+//             "kernel": {"tdp_pages": N | null, ..., "source": {"structure": "probes" |
+//             "vm_iterator" | "", "leaves": ... | "debugfs"}}, "probe_counters": {"events": N,
+//             "lost": N, "tdp_pages": N,
 //                                "shadow_pages": N} | null,
 //             "reconcile": {"tracking": "full" | "since_seen" | "baseline",
 //                           "baseline_figures": "shadow_pages, ...", "degraded": bool,

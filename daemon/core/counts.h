@@ -41,6 +41,14 @@ struct VmCounts {
       for (std::int64_t v : as) n += v;
     return n;
   }
+  // The pages SecPageTables (and a memcg's sec_pagetables) accounts for this
+  // VM: non-root TDP pages and every shadow page.  TDP roots are not
+  // accounted (tdp_mmu_alloc_sp() vs tdp_account_mmu_page(), tdp_mmu.c 6.12).
+  std::int64_t sec_page_table_pages() const { return tdp_pages_total() + shadow_pages; }
+  // Every page-table page the VM holds: the above plus its TDP roots.
+  std::int64_t page_table_pages() const {
+    return sec_page_table_pages() + roots_valid + roots_invalid;
+  }
   bool operator==(const VmCounts&) const = default;
 };
 

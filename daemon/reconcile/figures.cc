@@ -33,10 +33,10 @@ std::vector<Figure> compare(const core::VmCounts& m, const KernelView& k,
     add(std::string("possible_nx_huge_pages_") + kMmu[t], m.possible_nx_huge_pages[t],
         k.possible_nx_huge_pages[t]);
   }
-  for (int i = 0; i < core::kNrLeafLevels; ++i) {
+  for (int i = 0; k.leaves_comparable && i < core::kNrLeafLevels; ++i) {
     add(std::string("leaf_mappings_") + kLeaf[i], m.leaf_pages[i], k.leaf_pages[i]);
   }
-  add("memcg_page_tables", m.tdp_pages_total() + m.shadow_pages, k.memcg_page_table_pages);
+  add("memcg_page_tables", m.sec_page_table_pages(), k.memcg_page_table_pages);
   if (k.counters) {
     const tdpw_vm_counters& c = *k.counters;
     out.push_back({"probe_tdp_pages", m.tdp_pages_total(), c.tdp_pages + b.tdp_pages});
@@ -55,7 +55,7 @@ core::CountTargets absolute_targets(const KernelView& k) {
   t.tdp_pages = k.tdp_pages;
   t.shadow_pages = k.shadow_pages;
   t.possible_nx_huge_pages = k.possible_nx_huge_pages;
-  t.leaf_pages = k.leaf_pages;
+  if (k.leaves_comparable) t.leaf_pages = k.leaf_pages;
   return t;
 }
 

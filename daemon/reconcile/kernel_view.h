@@ -21,11 +21,21 @@ struct KernelView {
   std::optional<std::int64_t> shadow_pages;  // kvm->arch.n_used_mmu_pages
   std::array<std::optional<std::int64_t>, core::kNrMmuTypes> possible_nx_huge_pages{};
   std::array<std::optional<std::int64_t>, core::kNrLeafLevels> leaf_pages{};  // stat.pages[]
+  std::optional<std::int64_t> nx_lpage_splits;  // stat.nx_lpage_splits
+  // False on shadow-MMU hosts: stat.pages[] counts the shadow MMU's leaves
+  // too, which the model does not follow, so leaf figures are shown but never
+  // compared, resynced or baselined.
+  bool leaves_comparable = true;
   // sec_pagetables / 4096 of the VM's memory cgroup (cgroup v2), when the VM
   // is the only one charging it: non-root TDP pages + shadow pages.
   std::optional<std::int64_t> memcg_page_table_pages;
   // The probes' lossless per-VM counters (tdpw_vm_counters), since load.
   std::optional<tdpw_vm_counters> counters;
+  // Where the figures came from ("probes", "vm_iterator", "debugfs"; empty:
+  // nowhere): the structure figures (tdp, shadow, NX lists) and the leaf
+  // figures (stat.pages[], nx_lpage_splits).
+  std::string structure_source;
+  std::string leaf_source;
 };
 
 // One VM's input to a tick.

@@ -228,7 +228,7 @@ void Reconciler::tick_host(const core::Model& model, std::optional<std::int64_t>
   if (!kernel || !complete) return;
   std::int64_t pages = 0;
   for (const core::VmSnapshot& v : model.snapshot_all()) {
-    pages += v.counts.tdp_pages_total() + v.counts.shadow_pages;
+    pages += v.counts.sec_page_table_pages();
   }
   if (!host_.baseline) {
     host_.baseline = *kernel - pages;
@@ -242,18 +242,18 @@ void Reconciler::tick_host(const core::Model& model, std::optional<std::int64_t>
   for (const DriftTracker::Report& r :
        host_.drift.update({*host_.figure}, now, options_.drift, degraded_vms() > 0)) {
     const Figure& f = r.figure;
-    const std::string values = "model " + std::to_string(f.model) + ", kernel " +
-                               std::to_string(f.kernel) + " pages (model - kernel = " +
-                               std::to_string(f.model - f.kernel) + ")";
+    const std::string values =
+        "model " + std::to_string(f.model) + ", kernel " + std::to_string(f.kernel) +
+        " pages (model - kernel = " + std::to_string(f.model - f.kernel) + ")";
     if (r.change == DriftTracker::Change::kCleared) {
-      log(spdlog::level::info, "host: drift on SecPageTables cleared (was " +
-                                   std::to_string(r.was) + ")");
+      log(spdlog::level::info,
+          "host: drift on SecPageTables cleared (was " + std::to_string(r.was) + ")");
     } else {
-      log(spdlog::level::warn, "host: drift on SecPageTables: " + values + " for " +
-                                   seconds(r.lasted) + " s with the kernel's figure stable" +
-                                   (r.change == DriftTracker::Change::kChanged
-                                        ? ", was " + std::to_string(r.was)
-                                        : std::string()));
+      log(spdlog::level::warn,
+          "host: drift on SecPageTables: " + values + " for " + seconds(r.lasted) +
+              " s with the kernel's figure stable" +
+              (r.change == DriftTracker::Change::kChanged ? ", was " + std::to_string(r.was)
+                                                          : std::string()));
     }
   }
 }

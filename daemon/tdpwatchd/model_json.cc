@@ -62,18 +62,19 @@ std::string render_probes_json(const probes::AttachPlan& plan, const probes::Eve
                     ", \"vms_destroyed\": " + std::to_string(st.vms_destroyed) +
                     ", \"leaky_teardowns\": " + std::to_string(st.leaky_teardowns) +
                     ", \"record_errors\": " + std::to_string(st.record_errors) + "},\n";
-  std::int64_t shadow = 0, tdp = 0;
+  std::int64_t shadow = 0, tdp = 0, sec = 0;
   std::string vms;
   for (const core::VmSnapshot& s : model.snapshot_all()) {
     shadow += s.counts.shadow_pages;
     tdp += s.counts.tdp_pages_total();
+    sec += s.counts.sec_page_table_pages();
     vms += (vms.empty() ? "\n" : ",\n") + vm_json(s, loop);
   }
   std::uint64_t global = 0;
   for (std::uint64_t n : model.global_inconsistencies()) global += n;
   out += "  \"model\": {\"shadow_pages_total\": " + std::to_string(shadow) +
          ", \"tdp_pages_total\": " + std::to_string(tdp) +
-         ", \"page_table_bytes_total\": " + std::to_string((shadow + tdp) * 4096) +
+         ", \"page_table_bytes_total\": " + std::to_string(sec * 4096) +
          ", \"inconsistencies_global\": " + std::to_string(global) + ", \"vms\": [" + vms +
          (vms.empty() ? "]}" : "\n  ]}");
   return out;

@@ -2,15 +2,7 @@
 // tick, gathers what the kernel says about every VM of the model and runs
 // the reconciler; at each teardown, lets it judge VMs that lost events.
 //
-// The kernel's figures of a VM, first found wins per figure:
-//  1. the probes' kernel_truth map (struct kvm * read in the probes);
-//  2. the VM truth iterator (probes::VmTruthIter), matched by struct kvm *;
-//     for VMs keyed by tgid (tracepoint-only plans) the model's VM stands for
-//     every VM of the process, so the figures of the process's VMs are summed;
-//  3. debugfs pages_4k/2m/1g for leaf mappings (the VM's directory, or the
-//     sum over the process's directories for tgid keys);
-//  plus the memcg figure (truth/memcg.h) when the VM's process is alone in
-//  its cgroup, and the probes' lossless counters.
+// The kernel's figures of each VM: kernel_view.h (one precedence rule).
 //
 // Host-wide, SecPageTables is compared with every VM's pages once every VM
 // the iterator lists is in the model (Reconciler::tick_host).
@@ -33,6 +25,7 @@
 #include "daemon/probes/loader.h"
 #include "daemon/probes/vm_truth_iter.h"
 #include "daemon/reconcile/reconciler.h"
+#include "daemon/tdpwatchd/kernel_view.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/watcher.h"
 #include "daemon/truth/paths.h"
@@ -57,14 +50,13 @@ class ReconcileTick {
   const reconcile::Reconciler& reconciler() const { return rec_; }
 
  private:
-  truth::Paths paths_;
+  KernelViewGatherer gatherer_;
   reconcile::Reconciler rec_;
   std::optional<probes::VmTruthIter> iter_;
   bool keys_are_kvm_;
   bool shadow_mmu_;
   std::set<std::uint64_t> unknown_;  // iterated last tick, not in the model (by key)
   bool iter_error_logged_ = false;
-  bool memcg_error_logged_ = false;
 };
 
 }  // namespace tdpwatch::tdpwatchd

@@ -10,12 +10,8 @@
 namespace tdpwatch::tdpwatchd {
 namespace {
 
-std::optional<std::int64_t> present(std::int64_t v) {
-  return v == TDPW_TRUTH_ABSENT ? std::nullopt : std::optional<std::int64_t>(v);
-}
-
-// The reconciler's view of the VM, and the kernel figures it read that the
-// probes' map and debugfs did not give (the VM truth iterator, memcg).
+// The reconciler's view of the VM: its state, the figures it compared, and
+// the kernel's figures it gathered (kernel_view.h), the only ones shown.
 void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter::VmEntry& e) {
   const reconcile::VmStatus* st = rec.status(vm);
   if (st == nullptr) return;
@@ -27,17 +23,17 @@ void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter
   for (const reconcile::Figure& f : st->figures) {
     r.figures.push_back({f.name, f.model, f.kernel, st->drift.confirmed(f.name)});
   }
-  exporter::KernelFigures& k = e.kernel;
+  // The kernel's figures as the reconciler gathered and judged them.
   const reconcile::KernelView& kv = st->kernel;
-  if (!k.tdp_pages) k.tdp_pages = kv.tdp_pages;
-  if (!k.shadow_pages) k.shadow_pages = kv.shadow_pages;
-  for (int m = 0; m < core::kNrMmuTypes; ++m) {
-    if (!k.possible_nx_huge_pages[m]) k.possible_nx_huge_pages[m] = kv.possible_nx_huge_pages[m];
-  }
-  for (int i = 0; i < core::kNrLeafLevels; ++i) {
-    if (!k.leaf_pages[i]) k.leaf_pages[i] = kv.leaf_pages[i];
-  }
+  exporter::KernelFigures& k = e.kernel;
+  k.tdp_pages = kv.tdp_pages;
+  k.shadow_pages = kv.shadow_pages;
+  k.possible_nx_huge_pages = kv.possible_nx_huge_pages;
+  k.leaf_pages = kv.leaf_pages;
+  k.nx_lpage_splits = kv.nx_lpage_splits;
   if (kv.memcg_page_table_pages) k.memcg_page_table_bytes = *kv.memcg_page_table_pages * 4096;
+  k.structure_source = kv.structure_source;
+  k.leaf_source = kv.leaf_source;
 }
 
 }  // namespace
@@ -135,31 +131,14 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
     for (core::VmSnapshot& v : vms) {
       exporter::VmEntry e;
       e.identity = identity(v.vm, v.tgid);
-      exporter::KernelFigures& k = e.kernel;
       if (src.loop != nullptr) {
         if (auto c = src.loop->counters().find(v.vm); c != src.loop->counters().end()) {
           e.counters = c->second;
         }
-        if (auto t = src.loop->truth().find(v.vm); t != src.loop->truth().end()) {
-          const tdpw_kernel_truth& kt = t->second;
-          k.tdp_pages = present(kt.tdp_mmu_pages);
-          k.shadow_pages = present(kt.n_used_mmu_pages);
-          for (int m = 0; m < core::kNrMmuTypes; ++m) {
-            k.possible_nx_huge_pages[m] = present(kt.possible_nx_huge_pages[m]);
-          }
-          k.leaf_pages = {present(kt.pages_4k), present(kt.pages_2m), present(kt.pages_1g)};
-          k.nx_lpage_splits = present(kt.nx_lpage_splits);
-        }
       }
       const auto dbg = debugfs_.find(v.tgid);
       if (per_tgid[v.tgid] == 1 && dbg != debugfs_.end() && dbg->second.size() == 1) {
-        const truth::VmStats& st = dbg->second.front();
-        e.identity.debugfs = st.id.dir_name();
-        const char* names[] = {"pages_4k", "pages_2m", "pages_1g"};
-        for (int i = 0; i < core::kNrLeafLevels; ++i) {
-          if (!k.leaf_pages[i]) k.leaf_pages[i] = st.value(names[i]);
-        }
-        if (!k.nx_lpage_splits) k.nx_lpage_splits = st.value("nx_lpage_splits");
+        e.identity.debugfs = dbg->second.front().id.dir_name();
       }
       if (src.with_pages) {
         e.tdp_page_list = src.model->pages(v.vm);

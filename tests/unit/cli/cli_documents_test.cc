@@ -63,15 +63,27 @@ TEST(CliSnapshotDocument, SchemaKeysAndFigures) {
   EXPECT_EQ(s["vm"]["name"], "web-01");
   EXPECT_EQ(s["model"]["tdp_pages"]["total"], doc["vms"][0]["model"]["tdp_pages_total"]);
   EXPECT_EQ(s["model"]["page_table_pages"], 173 + 1 + 1 + 0);
-  // drift = model - kernel wherever the kernel has the figure, else null.
+  // drift is the reconciler's model - kernel for each figure it compared,
+  // null for one it did not (this VM: no NX list figure from the kernel).
   const auto& k = doc["vms"][0]["kernel"];
-  if (k["tdp_pages"].is_number()) {
-    EXPECT_EQ(s["drift"]["tdp_pages"].get<std::int64_t>(),
-              173 - k["tdp_pages"].get<std::int64_t>());
-  } else {
-    EXPECT_TRUE(s["drift"]["tdp_pages"].is_null());
-  }
-  EXPECT_TRUE(s["reconcile"].is_null());
+  ASSERT_TRUE(k["tdp_pages"].is_number());
+  EXPECT_EQ(s["drift"]["tdp_pages"].get<std::int64_t>(), 173 - k["tdp_pages"].get<std::int64_t>());
+  EXPECT_EQ(s["drift"]["leaf_mappings"]["4k"], 0);
+  EXPECT_TRUE(s["drift"]["possible_nx_huge_pages"]["tdp"].is_null());
+  EXPECT_EQ(s["reconcile"]["tracking"], "full");
+}
+
+// Drift comes from the reconciler's figures only, even where the kernel part
+// has a figure: a leaf figure the reconciler does not compare (shadow-MMU
+// hosts) has no drift.
+TEST(CliSnapshotDocument, DriftIsTheReconcilersOnly) {
+  nlohmann::json doc = daemon_doc(fx::busy_host());
+  doc["vms"][0]["reconcile"]["figures"] = nlohmann::json::array(
+      {{{"figure", "tdp_pages"}, {"model", 10}, {"kernel", 12}, {"confirmed", false}}});
+  const ojson s = snapshot_document(doc, 0, kUrl, nullptr);
+  EXPECT_EQ(s["drift"]["tdp_pages"], -2);
+  EXPECT_TRUE(s["kernel"]["leaf_mappings"]["4k"].is_number());
+  EXPECT_TRUE(s["drift"]["leaf_mappings"]["4k"].is_null());
 }
 
 TEST(CliSnapshotDocument, ReconcilerStateIsShownAndMissingFieldsAreNull) {
@@ -93,7 +105,9 @@ TEST(CliSnapshotDocument, ReconcilerStateIsShownAndMissingFieldsAreNull) {
   EXPECT_TRUE(bare["reconcile"].is_null());
   EXPECT_TRUE(bare["kernel"]["shadow_pages"].is_null());
   EXPECT_TRUE(bare["model"]["shadow_pages"].is_null());
-  EXPECT_EQ(bare["model"]["page_table_pages"], 0);
+  // Unknown, not a silent 0: the daemon did not say.
+  EXPECT_TRUE(bare["model"]["page_table_pages"].is_null());
+  EXPECT_TRUE(bare["drift"]["tdp_pages"].is_null());
   EXPECT_NO_THROW((void)render_snapshot(bare));
 }
 

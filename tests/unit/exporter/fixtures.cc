@@ -72,17 +72,28 @@ HostSnapshot busy_host() {
   q.kernel.shadow_pages = 0;
   q.kernel.leaf_pages = {4000, 80, 0};
   q.kernel.nx_lpage_splits = 5;
+  q.kernel.structure_source = "probes";
+  q.kernel.leaf_source = "probes";
   q.counters.emplace();
   q.counters->events[0] = 1;
   q.counters->events[3] = 20400;
   q.model.inconsistencies[static_cast<std::size_t>(core::Inconsistency::kUnlinkUnknownPage)] = 2;
   q.model.inconsistencies_total = 2;
+  // What the reconciler compared at its last tick (drift is only its).
+  q.reconcile.tracking = "full";
+  q.reconcile.figures = {{"tdp_pages", *q.kernel.tdp_pages, *q.kernel.tdp_pages, false},
+                         {"shadow_pages", 0, 0, false},
+                         {"leaf_mappings_4k", 4000, 4000, false},
+                         {"leaf_mappings_2m", 80, 80, false},
+                         {"leaf_mappings_1g", 0, 0, false}};
   s.vms.push_back(q);
 
   VmEntry a = vm(0xffff888100002000, {"tdpw_test_vmm-5150", 5150, "tdpw_test_vmm", "", "", ""}, 1);
   a.kernel.tdp_pages = a.model.counts.tdp_pages_total() + 2;  // two pages the model missed
   a.kernel.shadow_pages = 0;
   a.kernel.leaf_pages = {1000, 20, 0};
+  a.kernel.structure_source = "vm_iterator";
+  a.kernel.leaf_source = "debugfs";
   a.counters.emplace();
   a.counters->events[3] = 5100;
   a.counters->dropped[3] = 17;
@@ -93,6 +104,9 @@ HostSnapshot busy_host() {
   a.reconcile.resyncs = 2;
   a.reconcile.figures = {{"tdp_pages", a.model.counts.tdp_pages_total(), *a.kernel.tdp_pages, true},
                          {"shadow_pages", 0, 0, false},
+                         {"leaf_mappings_4k", 1000, 1000, false},
+                         {"leaf_mappings_2m", 20, 20, false},
+                         {"leaf_mappings_1g", 0, 0, false},
                          {"probe_tdp_pages", a.model.counts.tdp_pages_total(),
                           a.model.counts.tdp_pages_total(), false}};
   s.vms.push_back(a);
