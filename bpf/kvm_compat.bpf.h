@@ -38,6 +38,7 @@
 #define TDPWATCH_BPF_KVM_COMPAT_BPF_H
 
 #include "tdpw_events.h"
+#include "tdpw_spte.h"
 
 /* ---- flavours ------------------------------------------------------------ */
 
@@ -78,9 +79,7 @@ struct kvm___v61 {
 
 /* ---- constants ----------------------------------------------------------- */
 
-#define TDPW_SPTE_PRESENT (1ULL << 11)                 /* SPTE_MMU_PRESENT_MASK */
-#define TDPW_SPTE_HUGE (1ULL << 7)                     /* PT_PAGE_SIZE_MASK */
-#define TDPW_SPTE_ADDR_MASK (((1ULL << 52) - 1) & ~0xfffULL) /* SPTE_BASE_ADDR_MASK */
+/* The SPTE bits: tdpw_spte.h (shared with the accounting core). */
 #define TDPW_PUD_SIZE (1ULL << 30)
 
 /* ---- era ----------------------------------------------------------------- */

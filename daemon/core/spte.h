@@ -5,19 +5,17 @@
 
 #include <cstdint>
 
+#include "bpf/tdpw_spte.h"
+
 namespace tdpwatch::spte {
 
-// SPTE_MMU_PRESENT_MASK: bit 11, set in every shadow-present SPTE (5.13+).
-inline constexpr std::uint64_t kMmuPresentMask = 1ull << 11;
-// PT_PAGE_SIZE_MASK: bit 7, a huge (2M/1G) leaf.
-inline constexpr std::uint64_t kPageSizeMask = 1ull << 7;
-// SPTE_BASE_ADDR_MASK: physical address bits 12..51.
-inline constexpr std::uint64_t kBaseAddrMask = ((1ull << 52) - 1) & ~((1ull << 12) - 1);
-// SHADOW_NONPRESENT_VALUE: BIT_ULL(63) on x86-64 from 6.10, 0 before.
-inline constexpr std::uint64_t kShadowNonpresentValue = 1ull << 63;
-// REMOVED_SPTE (until 6.10) and FROZEN_SPTE (6.11+, SHADOW_NONPRESENT_VALUE | 0x5a0).
-inline constexpr std::uint64_t kRemovedSpteLegacy = 0x5a0ull;
-inline constexpr std::uint64_t kFrozenSpte = kShadowNonpresentValue | 0x5a0ull;
+// The bits, defined once for the probes and the core (bpf/tdpw_spte.h).
+inline constexpr std::uint64_t kMmuPresentMask = TDPW_SPTE_PRESENT;
+inline constexpr std::uint64_t kPageSizeMask = TDPW_SPTE_HUGE;
+inline constexpr std::uint64_t kBaseAddrMask = TDPW_SPTE_ADDR_MASK;
+inline constexpr std::uint64_t kShadowNonpresentValue = TDPW_SHADOW_NONPRESENT_VALUE;
+inline constexpr std::uint64_t kRemovedSpteLegacy = TDPW_REMOVED_SPTE_LEGACY;
+inline constexpr std::uint64_t kFrozenSpte = TDPW_FROZEN_SPTE;
 
 inline constexpr int kLevel4K = 1;           // PG_LEVEL_4K
 inline constexpr int kLevel2M = 2;           // PG_LEVEL_2M
