@@ -17,6 +17,7 @@
 #include "daemon/truth/kvm_debugfs.h"
 #include "daemon/truth/paths.h"
 #include "daemon/truth/proc_identity.h"
+#include "daemon/truth/proc_status.h"
 
 namespace tdpwatch::probes {
 namespace {
@@ -30,26 +31,14 @@ std::uint64_t now_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-std::optional<int> tgid_of(const std::string& procfs, int pid) {
-  std::ifstream status(procfs + "/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Tgid:", 0) == 0) return std::atoi(line.c_str() + 5);
-  }
-  return std::nullopt;
+std::optional<int> tgid_of(const truth::Paths& paths, int pid) {
+  const auto s = truth::read_proc_status(paths, pid);
+  return s && s->tgid != 0 ? std::optional<int>(s->tgid) : std::nullopt;
 }
 
-// Dead, or a zombie: do_exit() has released its files, so its VMs.
-bool process_gone(const std::string& procfs, int tgid) {
-  std::ifstream status(procfs + "/" + std::to_string(tgid) + "/status");
-  std::string line;
-  if (!status) return true;
-  while (std::getline(status, line)) {
-    if (line.rfind("State:", 0) == 0) {
-      return line.find('Z') != std::string::npos || line.find('X') != std::string::npos;
-    }
-  }
-  return true;
+bool process_gone(const truth::Paths& paths, int tgid) {
+  const auto s = truth::read_proc_status(paths, tgid);
+  return !s || s->exited();
 }
 
 Status add_fd(int epfd, int fd, Source tag) {
@@ -77,7 +66,6 @@ Status arm_timer(int timerfd, std::chrono::milliseconds interval) {
 
 struct EventLoop::State {
   LoadedProbes* probes = nullptr;
-  const AttachPlan* plan = nullptr;
   core::Model* model = nullptr;
   replay::Writer* writer = nullptr;
   LoopConfig config;
@@ -113,14 +101,13 @@ void EventLoop::State::apply(const Event& ev) {
 }
 
 void EventLoop::State::on_uevent(const KvmUevent& ev) {
-  const std::string dir = config.debugfs + ev.stats_path;
+  const std::string dir = config.paths.debugfs + ev.stats_path;
   if (ev.kind == KvmUevent::Kind::kCreate) {
     auto create = lifecycle->on_uevent(ev, now_ns());
-    const int tgid = tgid_of(config.procfs, ev.pid).value_or(ev.pid);
+    const int tgid = tgid_of(config.paths, ev.pid).value_or(ev.pid);
     debugfs_dirs[tgid] = dir;
     std::string comm = "?";
-    if (auto id = truth::read_proc_identity(truth::Paths{config.procfs, "/sys", config.debugfs},
-                                            ev.pid)) {
+    if (auto id = truth::read_proc_identity(config.paths, ev.pid)) {
       comm = id->comm;
     }
     spdlog::info("VM created: pid={} tgid={} comm={} debugfs={}{}", ev.pid, tgid, comm, dir,
@@ -179,7 +166,6 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
                                     core::Model& model, replay::Writer* writer, LoopConfig config) {
   auto s = std::make_unique<State>();
   s->probes = &probes;
-  s->plan = &plan;
   s->model = &model;
   s->writer = writer;
   s->config = std::move(config);
@@ -205,18 +191,17 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
     if (!sock) return Error{"VM lifecycle needs KVM's uevents: " + sock.error().message};
     s->uevents.emplace(std::move(*sock));
     if (auto r = add_fd(s->epfd.get(), s->uevents->fd(), kUevents); !r) return r.error();
-    const std::string procfs = s->config.procfs;
+    const truth::Paths paths = s->config.paths;
     s->lifecycle.emplace(
         s->config.lifecycle,
-        VmLifecycle::System{[procfs](int pid) { return tgid_of(procfs, pid); },
-                            [procfs](int tgid) { return process_gone(procfs, tgid); }});
+        VmLifecycle::System{[paths](int pid) { return tgid_of(paths, pid); },
+                            [paths](int tgid) { return process_gone(paths, tgid); }});
     // VMs alive before us: match their destroy uevents (no VM_CREATE for them).
-    const truth::Paths paths{s->config.procfs, "/sys", s->config.debugfs};
     if (auto vms = truth::list_vms(paths)) {
       for (const truth::VmId& id : *vms) {
         s->lifecycle->seed(id.pid, "/kvm/" + id.dir_name());
-        s->debugfs_dirs[tgid_of(s->config.procfs, id.pid).value_or(id.pid)] =
-            s->config.debugfs + "/kvm/" + id.dir_name();
+        s->debugfs_dirs[tgid_of(paths, id.pid).value_or(id.pid)] =
+            paths.debugfs + "/kvm/" + id.dir_name();
       }
     }
   }

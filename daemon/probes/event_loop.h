@@ -25,14 +25,14 @@
 #include "daemon/probes/uevents.h"
 #include "daemon/probes/vm_lifecycle.h"
 #include "daemon/replay/writer.h"
+#include "daemon/truth/paths.h"
 
 namespace tdpwatch::probes {
 
 struct LoopConfig {
   std::chrono::milliseconds interval{5000};  // periodic work (counters, truth, --interval)
   VmLifecycle::Config lifecycle;
-  std::string procfs = "/proc";
-  std::string debugfs = "/sys/kernel/debug";
+  truth::Paths paths;  // procfs (tgids, process exits, identities) and debugfs
   // Hooks for the exporter (optional), called on the loop's thread.
   // on_teardown: each VM_DESTROY's record, clean or leaky, before it is dropped.
   std::function<void(const core::LeakRecord&)> on_teardown;

@@ -232,8 +232,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   probes::LoopConfig lc;
   lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, loaded); };
   lc.interval = seconds(options.interval_seconds);
-  lc.procfs = options.paths.procfs;
-  lc.debugfs = options.paths.debugfs;
+  lc.paths = options.paths;
   if (web != nullptr) {
     lc.on_teardown = [&builder](const core::LeakRecord& leak) {
       builder.on_teardown(leak, unix_now());

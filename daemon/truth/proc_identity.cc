@@ -1,6 +1,7 @@
 #include "daemon/truth/proc_identity.h"
 
 #include "daemon/truth/libvirt_cgroup.h"
+#include "daemon/truth/proc_status.h"
 #include "daemon/truth/sysfile.h"
 
 namespace tdpwatch::truth {
@@ -42,15 +43,6 @@ std::optional<std::string> guest_from_name_value(std::string_view value) {
 bool is_option(std::string_view arg, std::string_view name) {
   if (arg.starts_with("--")) arg.remove_prefix(1);
   return arg.size() == name.size() + 1 && arg[0] == '-' && arg.substr(1) == name;
-}
-
-int tgid_from_status(std::string_view status) {
-  const auto pos = status.find("\nTgid:");
-  if (pos == std::string_view::npos) return 0;
-  const auto eol = status.find('\n', pos + 1);
-  const auto v = parse_u64(status.substr(
-      pos + 6, eol == std::string_view::npos ? std::string_view::npos : eol - (pos + 6)));
-  return v ? static_cast<int>(*v) : 0;
 }
 
 }  // namespace
@@ -100,7 +92,7 @@ Result<ProcIdentity> read_proc_identity(const Paths& paths, int pid) {
   // cmdline and status are best effort: a zombie or a kernel thread has an
   // empty cmdline, and the identity is still worth having.
   if (auto cmdline = read_file(dir + "/cmdline")) p.argv = split_cmdline(*cmdline);
-  if (auto status = read_file(dir + "/status")) p.tgid = tgid_from_status(*status);
+  if (auto status = read_proc_status(paths, pid)) p.tgid = status->tgid;
   if (is_qemu(p.comm, p.argv)) p.qemu = parse_qemu_identity(p.argv);
   if (auto cgroup = read_file(dir + "/cgroup")) {
     if (auto domain = libvirt_domain_from_cgroup(*cgroup)) {

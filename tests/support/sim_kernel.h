@@ -23,7 +23,7 @@
 
 #include "daemon/core/abi.h"
 #include "daemon/core/counts.h"
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/core/model.h"
 
 namespace tdpwatch::sim {

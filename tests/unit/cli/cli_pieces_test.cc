@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/http_client.h"
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/core/model.h"
 #include "daemon/core/role.h"
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/core/model.h"
 #include "daemon/core/role.h"
 #include "daemon/core/spte.h"

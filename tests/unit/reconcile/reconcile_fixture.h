@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/core/role.h"
 #include "daemon/reconcile/reconciler.h"
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <functional>
 
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/replay/reader.h"
 #include "daemon/replay/record.h"
 #include "tests/unit/replay/test_util.h"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 #include "daemon/core/role.h"
 #include "daemon/replay/reader.h"
 #include "daemon/replay/writer.h"

@@ -1,4 +1,4 @@
-#include "daemon/core/event_builders.h"
+#include "tests/support/event_builders.h"
 
 #include <cstring>
 
