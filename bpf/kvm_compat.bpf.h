@@ -7,7 +7,7 @@
  * which libbpf resolves against the running kernel's BTF (vmlinux, or the kvm
  * module's).  Never LINUX_VERSION_CODE: distro kernels backport.
  *
- * Eras (shared/KERNEL-FACTS.md section 1):
+ * Eras (docs/kernel-eras.md §1):
  *   6.1        kvm_arch.tdp_mmu_pages is a list_head; sp->lpage_disallowed,
  *              sp->lpage_disallowed_link, kvm_arch.lpage_disallowed_mmu_pages.
  *   6.2-6.14   kvm_arch.tdp_mmu_pages is an atomic64_t: commit d25ceb926436

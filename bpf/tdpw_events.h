@@ -59,7 +59,7 @@ enum tdpw_mmu_type {
 	TDPW_NR_MMU_TYPES = 2,
 };
 
-/* Kernel eras of TDP MMU page accounting (shared/KERNEL-FACTS.md section 1). */
+/* Kernel eras of TDP MMU page accounting (docs/kernel-eras.md §1). */
 enum tdpw_kernel_era {
 	TDPW_ERA_UNKNOWN = 0,
 	TDPW_ERA_6_1 = 1,  /* list tdp_mmu_pages, lpage_disallowed */

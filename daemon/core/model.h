@@ -1,6 +1,8 @@
 // The TDP MMU accounting model: kernel events in, per-VM state out.  No I/O,
 // no clocks, no threads: a KVM maintainer should be able to read it against
-// arch/x86/kvm/mmu/tdp_mmu.c.
+// arch/x86/kvm/mmu/tdp_mmu.c and mmu.c.  The kernel functions cited in
+// daemon/core are those of 6.12 unless a comment names another version; the
+// eras where they differ (6.1, 6.15+): docs/kernel-eras.md §1.
 //
 // Thread safety: none.  One thread applies events; readers take snapshots on
 // that thread (or under the caller's lock).

@@ -72,7 +72,7 @@ bool VmState::adopt_create(std::uint32_t tgid) {
   return true;
 }
 
-// ---- handle_changed_spte() ------------------------------------------------
+// ---- handle_changed_spte() (tdp_mmu.c; same in 6.1-6.18) -----------------
 
 void VmState::on_spte_changed(const Event& ev) {
   ++counts_.spte_changed_total;
@@ -221,7 +221,7 @@ void VmState::on_link_sp(const Event& ev) {
     if (Slot parent = store_.find_unique_live(as_id, level + 1, gfn); parent != kNoSlot)
       store_.add_child(parent, s);
   }
-  // 6.1: tdp_mmu_link_sp(..., account_nx, ...) calls account_huge_nx_page().
+  // 6.1 only: tdp_mmu_link_sp(..., account_nx, ...) calls account_huge_nx_page().
   if (ev.flags & TDPW_F_ACCOUNT_NX) {
     PageRecord& r = store_.at(s);
     const std::uint8_t f = PageStore::flags(r);
@@ -264,7 +264,8 @@ Slot VmState::link_page(const PageKey& key, std::uint32_t role, std::uint8_t fla
 
 void VmState::unlink_page(Slot s) {
   PageRecord& r = store_.at(s);
-  // tdp_unaccount_mmu_page(): the count drops here, not at the RCU free.
+  // tdp_unaccount_mmu_page() (6.2+; list_del of sp->link in 6.1): the count
+  // drops here, not at the RCU free.
   --counts_.tdp_pages[PageStore::as_id(r)][PageStore::level(r) - 1];
   ++counts_.unlink_sp_total;
   PageStore::set_flags(r, PageStore::flags(r) | kFlagUnlinked);

@@ -1,4 +1,4 @@
-// The kernel era of TDP MMU accounting (shared/KERNEL-FACTS.md section 1),
+// The kernel era of TDP MMU accounting (docs/kernel-eras.md §1),
 // decided from the shape of struct kvm_arch in the kernel's BTF, never from
 // the version number (distributions backport).
 #pragma once

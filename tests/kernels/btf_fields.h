@@ -1,5 +1,5 @@
 // What a kernel's BTF says about the fields and functions tdpwatch's era
-// shims depend on (shared/KERNEL-FACTS.md section 1): printed by the CO-RE
+// shims depend on (docs/kernel-eras.md §1): printed by the CO-RE
 // check so that its output shows, per kernel, which side of each guard
 // exists.
 #ifndef TDPWATCH_TESTS_KERNELS_BTF_FIELDS_H

@@ -28,7 +28,7 @@
 
 namespace tdpwatch::sim {
 
-// Kernel eras whose event streams differ (shared/KERNEL-FACTS.md section 1).
+// Kernel eras whose event streams differ (docs/kernel-eras.md §1).
 enum class Era : std::uint8_t {
   k6_1,   // non-present 0, REMOVED_SPTE; link_sp(account_nx); fault zaps a huge page
           // then links; root zap in two passes (1G, root)

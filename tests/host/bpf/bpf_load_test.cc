@@ -4,7 +4,7 @@
 // ring buffer delivered, every shadow page created is zapped by teardown, and
 // a full ring buffer loses detail but never counts.
 //
-// This host (shared/KERNEL-FACTS.md section 2): KVM built in, shadow MMU
+// This host (docs/kernel-eras.md §4): KVM built in, shadow MMU
 // (tdp_mmu=N), tp_btf and raw_tp work, fentry/fexit get EPERM, no kprobes.
 // Like the other host tests these must run as root (they FAIL without it);
 // those that run a VM are not run where /dev/kvm is absent.
@@ -283,7 +283,7 @@ TEST(BpfHost, KprobeVariantsPassTheVerifier) {
   EXPECT_EQ(tdpwatch_bpf__load(skel.get()), 0) << std::strerror(errno);
 }
 
-// shared/KERNEL-FACTS.md: fentry/fexit programs are refused with EPERM on
+// docs/kernel-eras.md §4: fentry/fexit programs are refused with EPERM on
 // this host.  This documents it; should the host start allowing them the
 // test says so (skipped, with the reason) instead of failing.
 TEST(BpfHost, FentryIsRefusedWithEperm) {
@@ -293,7 +293,7 @@ TEST(BpfHost, FentryIsRefusedWithEperm) {
   const int err = tdpwatch_bpf__load(skel.get());
   if (err == 0) {
     RecordProperty("fentry", "loads");
-    GTEST_SKIP() << "fentry loads on this host now: shared/KERNEL-FACTS.md is out of date";
+    GTEST_SKIP() << "fentry loads on this host now: docs/kernel-eras.md §4 is out of date";
   }
   EXPECT_EQ(err, -EPERM) << std::strerror(-err);
 }

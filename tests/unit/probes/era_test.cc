@@ -1,4 +1,4 @@
-// The kernel era from struct kvm_arch's shape (KERNEL-FACTS.md section 1), and
+// The kernel era from struct kvm_arch's shape (docs/kernel-eras.md §1), and
 // KVM uevent parsing.
 #include <gtest/gtest.h>
 
