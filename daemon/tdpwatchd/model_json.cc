@@ -19,7 +19,33 @@ std::string counters_json(const tdpw_vm_counters& c) {
          ", \"tdp_pages\": " + std::to_string(c.tdp_pages) + "}";
 }
 
-std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop) {
+std::string opt(const std::optional<std::int64_t>& v) {
+  return v ? std::to_string(*v) : "null";
+}
+
+// The reconciler's kernel view of the VM (kernel_view.h) and its drift: the
+// same figures the exporter and the CLI show.
+std::string kernel_json(const reconcile::VmStatus* st) {
+  if (st == nullptr) return ", \"kernel\": null, \"drift\": null";
+  const reconcile::KernelView& k = st->kernel;
+  std::string drift;
+  for (const reconcile::Figure& f : st->figures) {
+    if (f.name.rfind("probe_", 0) == 0) continue;
+    drift +=
+        (drift.empty() ? "" : ", ") + quote(f.name) + ": " + std::to_string(f.model - f.kernel);
+  }
+  return ", \"kernel\": {\"tdp_pages\": " + opt(k.tdp_pages) +
+         ", \"shadow_pages\": " + opt(k.shadow_pages) + ", \"possible_nx_huge_pages\": [" +
+         opt(k.possible_nx_huge_pages[0]) + ", " + opt(k.possible_nx_huge_pages[1]) +
+         "], \"leaf_pages\": {\"4k\": " + opt(k.leaf_pages[0]) +
+         ", \"2m\": " + opt(k.leaf_pages[1]) + ", \"1g\": " + opt(k.leaf_pages[2]) +
+         "}, \"nx_lpage_splits\": " + opt(k.nx_lpage_splits) +
+         ", \"source\": {\"structure\": " + quote(k.structure_source) +
+         ", \"leaves\": " + quote(k.leaf_source) + "}}, \"drift\": {" + drift + "}";
+}
+
+std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop,
+                    const reconcile::Reconciler* rec) {
   const core::VmCounts& c = s.counts;
   std::string levels;
   for (int l = 0; l < core::kNrLevels; ++l) {
@@ -39,13 +65,14 @@ std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop) {
          std::to_string(c.possible_nx_huge_pages[1]) + "]" +
          ", \"roots_valid\": " + std::to_string(c.roots_valid) +
          ", \"inconsistencies\": " + std::to_string(s.inconsistencies_total) + ", \"counters\": " +
-         (counters != loop.counters().end() ? counters_json(counters->second) : "null") + "}";
+         (counters != loop.counters().end() ? counters_json(counters->second) : "null") +
+         kernel_json(rec != nullptr ? rec->status(s.vm) : nullptr) + "}";
 }
 
 }  // namespace
 
 std::string render_probes_json(const probes::AttachPlan& plan, const probes::EventLoop& loop,
-                               const core::Model& model) {
+                               const core::Model& model, const reconcile::Reconciler* rec) {
   std::string hooks;
   for (const probes::HookPlan& hp : plan.hooks) {
     hooks += std::string(hooks.empty() ? "" : ", ") + "{\"hook\": " + quote(name(hp.hook)) +
@@ -68,7 +95,7 @@ std::string render_probes_json(const probes::AttachPlan& plan, const probes::Eve
     shadow += s.counts.shadow_pages;
     tdp += s.counts.tdp_pages_total();
     sec += s.counts.sec_page_table_pages();
-    vms += (vms.empty() ? "\n" : ",\n") + vm_json(s, loop);
+    vms += (vms.empty() ? "\n" : ",\n") + vm_json(s, loop, rec);
   }
   std::uint64_t global = 0;
   for (std::uint64_t n : model.global_inconsistencies()) global += n;

@@ -260,7 +260,8 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   // attached either way; the device only says whether a VM can exist.
   HostReport current = host;
   auto document = [&](const PollResult& poll) {
-    return render_json(current, poll, render_probes_json(plan, *loop, model));
+    return render_json(current, poll,
+                       render_probes_json(plan, *loop, model, &reconcile.reconciler()));
   };
   auto finish = [&]() {
     const probes::LoopStats& st = loop->stats();
@@ -287,6 +288,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     loop->refresh_maps();
     const PollResult poll = watcher.poll(current.dev_kvm);
     log_poll(poll);
+    reconcile.run(model, *loop, poll, builder);  // the kernel's figures, as every tick has them
     const int rc = finish();
     return print_once(document(poll)) | rc;
   }
