@@ -26,6 +26,7 @@
 #include "tests/deploy/notify_socket.h"
 #include "tests/host/support/daemon.h"
 #include "tests/host/support/eventually.h"
+#include "tests/host/support/proc.h"
 #include "tests/host/support/requirements.h"
 #include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
@@ -44,14 +45,7 @@ const std::string kRunAsUnit = std::string(TDPW_SOURCE_DIR) + "/tests/deploy/run
 
 // "Key:\tvalue" from /proc/<pid>/status.
 std::string proc_status(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) {
-      const auto v = line.find_first_not_of(" \t", key.size() + 1);
-      return v == std::string::npos ? "" : line.substr(v);
-    }
-  }
-  return "";
+  return proc_status_field(pid, key).value_or("");
 }
 
 TEST(UnitHost, NotifiesReadyUnderTheUnitsSandboxAndWatchesAVm) {

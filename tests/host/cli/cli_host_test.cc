@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tests/host/cli/cli_host_fixture.h"
+#include "tests/host/support/proc.h"
 #include "tests/unit/exporter/http_get.h"
 
 namespace tdpwatch::host_test {
@@ -37,14 +38,6 @@ std::optional<long> read_number(const std::string& path) {
   long v = 0;
   if (!(in >> v)) return std::nullopt;
   return v;
-}
-
-std::optional<long> meminfo_sec_page_tables_bytes() {
-  std::ifstream in("/proc/meminfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("SecPageTables:", 0) == 0) return std::stol(line.substr(14)) * 1024;
-  }
-  return std::nullopt;
 }
 
 TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
@@ -109,7 +102,7 @@ TEST_F(CliHost, SnapshotAndListEqualMetricsAndKernel) {
     if (l.is_discarded()) return false;
     std::int64_t pages = 0;
     for (const json& vm : l["vms"]) pages += vm["model"]["page_table_pages"].get<std::int64_t>();
-    const auto meminfo = meminfo_sec_page_tables_bytes();
+    const auto meminfo = sec_page_tables_bytes(false);
     last = "list: " + std::to_string(pages) + " pages x 4096, daemon SecPageTables " +
            l["daemon"]["sec_page_tables_bytes"].dump() + ", /proc/meminfo " +
            (meminfo ? std::to_string(*meminfo) : "?");

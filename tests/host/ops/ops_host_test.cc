@@ -28,6 +28,7 @@
 
 #include "tests/host/support/daemon.h"
 #include "tests/host/support/eventually.h"
+#include "tests/host/support/proc.h"
 #include "tests/host/support/requirements.h"
 #include "tests/host/support/subprocess.h"
 #include "tests/unit/exporter/http_get.h"
@@ -43,14 +44,7 @@ const std::string kVmm = binary("TDPW_TEST_VMM", TDPW_TEST_VMM_PATH);
 
 // "CapEff" etc. of /proc/<pid>/status, as written there (16 hex digits).
 std::string cap_field(pid_t pid, const std::string& name) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(name + ":", 0) == 0) {
-      const auto v = line.find_first_not_of(" \t", name.size() + 1);
-      return v == std::string::npos ? "" : line.substr(v);
-    }
-  }
-  return "missing";
+  return proc_status_field(pid, name).value_or("missing");
 }
 
 // The JSON API's entry for the VMs of `pid` (identity, model, kernel and

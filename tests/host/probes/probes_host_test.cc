@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/host/support/proc.h"
 #include "tests/host/support/requirements.h"
 #include "tests/host/support/subprocess.h"
 
@@ -56,16 +57,7 @@ std::vector<std::string> words(const std::string& line) {
 
 // SecPageTables in bytes, after folding the per-CPU vmstat deltas.
 long long sec_page_tables() {
-  {
-    std::ofstream refresh("/proc/sys/vm/stat_refresh");
-    refresh << "1\n";
-  }
-  std::ifstream meminfo("/proc/meminfo");
-  std::string line;
-  while (std::getline(meminfo, line)) {
-    if (line.rfind("SecPageTables:", 0) == 0) return std::stoll(line.substr(14)) * 1024;
-  }
-  return -1;
+  return sec_page_tables_bytes(true).value_or(-1);
 }
 
 std::string read_file(const std::string& path) {
