@@ -15,7 +15,8 @@ enum tdpw_stat {
 	TDPW_STAT_TRUTH_FULL = 4,     /* kernel_truth had no room for a new VM key */
 	TDPW_STAT_PAGE_OFFSET_LEARNED = 5, /* times PAGE_OFFSET was learned (0 or a few) */
 	TDPW_STAT_OWNER_FULL = 6,     /* page_owner had no room: that page's zap uses the current tgid */
-	TDPW_STAT_MAX = 7,
+	TDPW_STAT_CONTEXT_FULL = 7,   /* thread_vm had no room: that thread's SPTE changes go by tgid */
+	TDPW_STAT_MAX = 8,
 };
 
 #endif /* TDPWATCH_BPF_TDPW_STATS_H */

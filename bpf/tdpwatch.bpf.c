@@ -21,6 +21,7 @@
 #include "handlers/root_put.bpf.h"
 #include "handlers/spte_changed.bpf.h"
 #include "handlers/stash.bpf.h"
+#include "handlers/vm_context.bpf.h"
 #include "handlers/vm_lifecycle.bpf.h"
 #include "handlers/zap_page.bpf.h"
 
@@ -158,6 +159,133 @@ SEC("kprobe/kvm_tdp_mmu_put_root")
 int BPF_KPROBE(root_put__kprobe, struct kvm *kvm, struct kvm_mmu_page *root)
 {
 	return tdpw_handle_root_put(kvm, root);
+}
+
+/* ---- VM context: entry notes the thread's VM, exit clears it (vm_context.bpf.h) ---- */
+
+/* kvm_unmap_gfn_range(kvm, range): mmu notifier invalidate */
+SEC("fentry/kvm_unmap_gfn_range")
+int BPF_PROG(unmap_gfn_range__fentry, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_unmap_gfn_range")
+int BPF_PROG(unmap_gfn_range__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_unmap_gfn_range")
+int BPF_KPROBE(unmap_gfn_range__kprobe, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_unmap_gfn_range")
+int BPF_KRETPROBE(unmap_gfn_range__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+/* kvm_age_gfn(kvm, range): clear_flush_young / clear_young */
+SEC("fentry/kvm_age_gfn")
+int BPF_PROG(age_gfn__fentry, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_age_gfn")
+int BPF_PROG(age_gfn__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_age_gfn")
+int BPF_KPROBE(age_gfn__kprobe, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_age_gfn")
+int BPF_KRETPROBE(age_gfn__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+/* kvm_test_age_gfn(kvm, range): test_young */
+SEC("fentry/kvm_test_age_gfn")
+int BPF_PROG(test_age_gfn__fentry, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_test_age_gfn")
+int BPF_PROG(test_age_gfn__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_test_age_gfn")
+int BPF_KPROBE(test_age_gfn__kprobe, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_test_age_gfn")
+int BPF_KRETPROBE(test_age_gfn__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+/* kvm_set_spte_gfn(kvm, range): change_pte, 6.1-6.8 */
+SEC("fentry/kvm_set_spte_gfn")
+int BPF_PROG(set_spte_gfn__fentry, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_set_spte_gfn")
+int BPF_PROG(set_spte_gfn__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_set_spte_gfn")
+int BPF_KPROBE(set_spte_gfn__kprobe, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_set_spte_gfn")
+int BPF_KRETPROBE(set_spte_gfn__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+/* kvm_tdp_mmu_zap_sp(kvm, sp), 6.18: retargeted to kvm_tdp_mmu_zap_possible_nx_huge_page */
+SEC("fentry/kvm_tdp_mmu_zap_sp")
+int BPF_PROG(zap_sp__fentry, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_tdp_mmu_zap_sp")
+int BPF_PROG(zap_sp__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_tdp_mmu_zap_sp")
+int BPF_KPROBE(zap_sp__kprobe, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_tdp_mmu_zap_sp")
+int BPF_KRETPROBE(zap_sp__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
 }
 
 /* ---- tracepoints ------------------------------------------------------------ */

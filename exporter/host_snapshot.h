@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,11 @@ struct VmReconcile {
   bool degraded = false;  // events were lost: counts resynced, not yet clean
   std::uint64_t resyncs = 0;
   std::vector<ReconcileFigure> figures;
+  // Where the exported leaf and possible-NX figures come from: "model",
+  // "kernel" (the plan cannot follow them: reconcile::FigureSources), or
+  // "unknown" (neither can say: the series is left out).
+  std::string leaf_source = "model";
+  std::string nx_source = "model";
 };
 
 struct VmEntry {
@@ -111,6 +117,11 @@ struct HostSnapshot {
   std::uint64_t events_processed = 0;
   std::uint64_t events_lost = 0;
   std::uint64_t events_malformed = 0;
+  // Events of tasks that are no VM's, by cause (EventLoop's LoopStats).
+  std::map<std::string, std::uint64_t> unattributed_events_by_cause;
+  // The plan attributes SPTE changes made outside the VMs' threads
+  // (AttachPlan::foreign_sptes_attributed); else leaf figures are the kernel's.
+  bool foreign_sptes_attributed = false;
   std::uint32_t ringbuf_bytes = 0;
   std::optional<std::uint64_t> ringbuf_used_bytes;       // sampled before the last drain
   std::optional<std::uint64_t> ringbuf_used_peak_bytes;  // largest sample since start

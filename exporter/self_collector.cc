@@ -44,6 +44,16 @@ class SelfCollector final : public Collector {
     counter(out, "tdpwatch_events_malformed_total",
             "Ring buffer samples of the wrong size (an ABI mismatch), dropped")
         .add(num(s.events_malformed));
+    if (!s.unattributed_events_by_cause.empty()) {
+      auto unattributed = counter(
+          out, "tdpwatch_unattributed_events_total",
+          "Probe events of tasks that are no VM's VMM (kernel threads such as kswapd, kcompactd, "
+          "khugepaged, ksmd; processes writing clear_refs), by cause: counted, applied to no VM. "
+          "Expected without VM-context hooks; with them, a path the hooks miss");
+      for (const auto& [cause, n] : s.unattributed_events_by_cause) {
+        unattributed.add({{"cause", cause}}, num(n));
+      }
+    }
     if (s.ringbuf_bytes != 0) {
       gauge(out, "tdpwatch_ringbuf_size_bytes", "Size of the probes' ring buffer")
           .add(num(s.ringbuf_bytes));

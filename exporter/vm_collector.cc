@@ -26,9 +26,11 @@ class VmCollector final : public Collector {
                        "TDP MMU roots by state: valid or invalid (tdp_mmu_roots; model)");
     auto nx = gauge(out, "tdpwatch_vm_possible_nx_huge_pages",
                     "Pages on the possible-NX-huge-page list, by MMU type "
-                    "(possible_nx_huge_pages[].nr_pages; model)");
+                    "(possible_nx_huge_pages[].nr_pages); source: model, or kernel where the "
+                    "plan has no nx_track hook (absent when neither can tell)");
     auto leaves = gauge(out, "tdpwatch_vm_leaf_mappings",
-                        "Leaf SPTEs by page size (kvm->stat.pages[]; model)");
+                        "Leaf SPTEs by page size (kvm->stat.pages[]); source: model, or kernel "
+                        "where the plan has no VM-context hooks (absent when neither can tell)");
     auto shadow =
         gauge(out, "tdpwatch_vm_shadow_pages", "Live shadow MMU pages (n_used_mmu_pages; model)");
     auto bytes = gauge(out, "tdpwatch_vm_page_table_bytes",
@@ -84,11 +86,14 @@ class VmCollector final : public Collector {
       }
       roots.add(vm_labels(id, {{"state", "valid"}}), num(c.roots_valid));
       roots.add(vm_labels(id, {{"state", "invalid"}}), num(c.roots_invalid));
-      for (int t = 0; t < core::kNrMmuTypes; ++t) {
-        nx.add(vm_labels(id, {{"mmu_type", mmu_type_name(t)}}), num(c.possible_nx_huge_pages[t]));
+      const VmReconcile& r = v.reconcile;
+      for (int t = 0; r.nx_source != "unknown" && t < core::kNrMmuTypes; ++t) {
+        nx.add(vm_labels(id, {{"mmu_type", mmu_type_name(t)}, {"source", r.nx_source}}),
+               num(c.possible_nx_huge_pages[t]));
       }
-      for (int i = 0; i < core::kNrLeafLevels; ++i) {
-        leaves.add(vm_labels(id, {{"size", leaf_size_name(i)}}), num(c.leaf_pages[i]));
+      for (int i = 0; r.leaf_source != "unknown" && i < core::kNrLeafLevels; ++i) {
+        leaves.add(vm_labels(id, {{"size", leaf_size_name(i)}, {"source", r.leaf_source}}),
+                   num(c.leaf_pages[i]));
       }
       shadow.add(vm_labels(id), num(c.shadow_pages));
       bytes.add(vm_labels(id), num(c.page_table_pages() * kPageBytes));

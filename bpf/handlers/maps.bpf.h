@@ -111,6 +111,26 @@ struct {
 } cpu_vm SEC(".maps");
 
 /*
+ * Thread (pid) -> VM key while that thread runs one of KVM's MMU entry points
+ * that carry a struct kvm but run outside the VM's own threads: the mmu
+ * notifier's arch handlers (kvm_unmap_gfn_range, kvm_age_gfn,
+ * kvm_test_age_gfn, 6.1's kvm_set_spte_gfn) called from reclaim, compaction,
+ * khugepaged, KSM, soft-dirty clearing, and the NX recovery worker's
+ * kvm_tdp_mmu_zap_sp (handlers/vm_context.bpf.h).  Keyed by thread, not CPU:
+ * tdp_mmu_zap_leafs() may yield and resume on another CPU.  LRU: an exit
+ * that never came (a missed kretprobe) cannot pin an entry forever.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* pid (thread id) */
+	__type(value, __u64); /* VM key */
+} thread_vm SEC(".maps");
+
+/* Threads inside such an entry point now (thread_vm entries set and not yet cleared). */
+__s64 threads_in_vm_context = 0;
+
+/*
  * kprobe -> kretprobe hand-over of arguments, keyed by
  * pid_tgid | hook << 56 (pid_tgid never uses the top byte).
  */

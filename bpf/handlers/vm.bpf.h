@@ -41,14 +41,25 @@ static __always_inline void tdpw_note_cpu_vm(__u64 key)
 }
 
 /*
- * The VM of an SPTE event: the one this very thread last worked on here
- * (zap_page, nx), else by tgid.  Per-CPU array lookups are inlined.
+ * The VM of an SPTE event: the VM whose KVM entry point this thread is in
+ * (thread_vm, vm_context.bpf.h; looked up only while some thread is in one),
+ * else the one this very thread last worked on here (zap_page, nx), else by
+ * tgid.  A tgid that is no VMM's (kswapd, a shell writing clear_refs) is
+ * still sent: userspace counts its events as unattributed, never as a VM
+ * (daemon/core/model.h).  Per-CPU array lookups are inlined.
  */
 static __always_inline __u64 tdpw_spte_vm_key(__u64 pid_tgid)
 {
-	__u32 zero = 0;
-	struct tdpw_cpu_vm *c = bpf_map_lookup_elem(&cpu_vm, &zero);
+	__u32 zero = 0, pid = (__u32)pid_tgid;
+	struct tdpw_cpu_vm *c;
+	__u64 *ctx;
 
+	if (threads_in_vm_context > 0) {
+		ctx = bpf_map_lookup_elem(&thread_vm, &pid);
+		if (ctx)
+			return *ctx;
+	}
+	c = bpf_map_lookup_elem(&cpu_vm, &zero);
 	if (c && c->pid_tgid == pid_tgid)
 		return c->vm;
 	return tdpw_current_vm_key(pid_tgid >> 32);

@@ -1,5 +1,7 @@
 #include "daemon/core/model.h"
 
+#include <algorithm>
+
 #include "daemon/core/vm_state.h"
 
 namespace tdpwatch::core {
@@ -20,6 +22,7 @@ void Model::apply(const Event& ev) {
         teardowns_.push_back(it->second->teardown(index));
       }
       vms_[ev.vm] = std::make_unique<VmState>(ev.vm, ev.tgid, false, options_);
+      index_kvm_vm(ev.vm, ev.tgid);
       last_vm_ = nullptr;
       return;
     }
@@ -31,6 +34,7 @@ void Model::apply(const Event& ev) {
       }
       teardowns_.push_back(it->second->teardown(index));
       vms_.erase(it);
+      unindex_kvm_vm(ev.vm);
       remember_destroyed(ev.vm);
       last_vm_ = nullptr;
       return;
@@ -47,17 +51,66 @@ void Model::apply(const Event& ev) {
       note_global(Inconsistency::kEventAfterDestroy);
       return;
     }
-    auto& slot = vms_[ev.vm];
-    if (!slot) {
-      // First seen mid-life: the daemon started after this VM.
-      const std::uint32_t tgid =
-          TDPW_VM_KEY_IS_KVM_PTR(ev.vm) ? ev.tgid : static_cast<std::uint32_t>(ev.vm);
-      slot = std::make_unique<VmState>(ev.vm, tgid, true, options_);
+    VmState* vm = resolve(ev);
+    if (vm == nullptr) {
+      ++unattributed_total_;
+      ++unattributed_[static_cast<std::uint32_t>(ev.vm)];
+      return;
     }
-    last_vm_ = slot.get();
+    last_vm_ = vm;
     last_vm_key_ = ev.vm;
   }
   last_vm_->apply(ev, index);
+}
+
+bool Model::founds_vm(std::uint16_t type) {
+  switch (type) {
+    case TDPW_EV_VM_CREATE:
+    case TDPW_EV_ROOT_ALLOC:
+    case TDPW_EV_SHADOW_GET:
+    case TDPW_EV_LINK_SP:
+    case TDPW_EV_NX_TRACK:
+      return true;
+    default:
+      return false;
+  }
+}
+
+VmState* Model::resolve(const Event& ev) {
+  if (auto it = vms_.find(ev.vm); it != vms_.end()) return it->second.get();
+  const bool kvm_key = TDPW_VM_KEY_IS_KVM_PTR(ev.vm);
+  if (!kvm_key) {
+    const auto tgid = static_cast<std::uint32_t>(ev.vm);
+    if (auto it = kvm_vms_of_tgid_.find(tgid); it != kvm_vms_of_tgid_.end() && it->second.size() == 1) {
+      return vms_.at(it->second.front()).get();
+    }
+    if (!founds_vm(ev.type)) return nullptr;
+  }
+  // First seen mid-life: the daemon started after this VM.
+  const std::uint32_t tgid = kvm_key ? ev.tgid : static_cast<std::uint32_t>(ev.vm);
+  auto& slot = vms_[ev.vm];
+  slot = std::make_unique<VmState>(ev.vm, tgid, true, options_);
+  if (kvm_key) index_kvm_vm(ev.vm, tgid);
+  return slot.get();
+}
+
+void Model::index_kvm_vm(std::uint64_t vm, std::uint32_t tgid) {
+  if (!TDPW_VM_KEY_IS_KVM_PTR(vm) || tgid == 0) return;
+  auto& list = kvm_vms_of_tgid_[tgid];
+  if (std::find(list.begin(), list.end(), vm) == list.end()) list.push_back(vm);
+}
+
+void Model::unindex_kvm_vm(std::uint64_t vm) {
+  for (auto it = kvm_vms_of_tgid_.begin(); it != kvm_vms_of_tgid_.end();) {
+    std::erase(it->second, vm);
+    it = it->second.empty() ? kvm_vms_of_tgid_.erase(it) : std::next(it);
+  }
+}
+
+std::unordered_map<std::uint32_t, std::uint64_t> Model::take_unattributed() {
+  std::unordered_map<std::uint32_t, std::uint64_t> out;
+  out.swap(unattributed_);
+  return out;
 }
 
 bool Model::set_counts(std::uint64_t vm, const CountTargets& targets) {
@@ -70,6 +123,7 @@ bool Model::set_counts(std::uint64_t vm, const CountTargets& targets) {
 bool Model::add_implicit(std::uint64_t vm, std::uint32_t tgid) {
   if (vms_.count(vm) != 0 || destroyed_set_.count(vm) != 0) return false;
   vms_[vm] = std::make_unique<VmState>(vm, tgid, true, options_);
+  index_kvm_vm(vm, tgid);
   last_vm_ = nullptr;
   return true;
 }

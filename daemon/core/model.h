@@ -79,7 +79,21 @@ class Model {
 
   // Applies one event.  Never throws on bad input: oddities are counted as
   // inconsistencies of the event's VM.
+  //
+  // Which VM: a struct kvm * key is always a VM (a hook had that struct kvm).
+  // A tgid key (tracepoint events: no struct kvm) is the VM of that tgid if
+  // the model knows one: the tgid's own VM, or the one VM keyed by struct kvm
+  // whose VMM has that tgid (a VM older than the daemon, which the probes'
+  // vm_of_tgid does not know).  Otherwise only an event that a VMM's own
+  // thread makes (founds_vm()) starts a VM; any other is unattributed.
   void apply(const Event& ev);
+
+  // Whether an event of type `type` comes only from a thread of the VM's own
+  // VMM: VM creation, root allocation, shadow page allocation, a link, an
+  // NX track (all under a vCPU's fault or a VM ioctl).  Zaps, unlinks, SPTE
+  // changes and untracks also run in reclaim, compaction, khugepaged, KSM,
+  // soft-dirty writers and KVM's workers.
+  static bool founds_vm(std::uint16_t type);
 
   // Sets the VM's figures to `targets` (a resync or a baseline; see
   // adjust.h).  Later events move the counts from there.  A zap or unlink of
@@ -115,12 +129,23 @@ class Model {
   // events after a VM's teardown, unknown event types).
   const InconsistencyCounts& global_inconsistencies() const { return global_; }
 
+  // Events keyed by a tgid that is no VM's (see apply(): a kernel thread or
+  // a process that is not a VMM changed SPTEs and the plan could not say
+  // for which VM).  Counted, never applied: no VM is made up for them.
+  std::uint64_t unattributed_events() const { return unattributed_total_; }
+  // The tgids behind them since the last call, with their event counts (the
+  // daemon names their cause: daemon/tdpwatchd/unattributed.h).
+  std::unordered_map<std::uint32_t, std::uint64_t> take_unattributed();
+
   // Heap bytes held for TDP page tracking across VMs (the benchmark's measure).
   std::size_t page_memory_bytes() const;
   std::size_t tracked_pages() const;
 
  private:
   void note_global(Inconsistency kind);
+  VmState* resolve(const Event& ev);
+  void index_kvm_vm(std::uint64_t vm, std::uint32_t tgid);
+  void unindex_kvm_vm(std::uint64_t vm);
   void remember_destroyed(std::uint64_t vm);
   void forget_destroyed(std::uint64_t vm);
 
@@ -131,6 +156,10 @@ class Model {
   std::uint64_t events_applied_ = 0;
   std::vector<LeakRecord> teardowns_;
   InconsistencyCounts global_{};
+  // VMMs' tgids -> their VMs keyed by struct kvm * (for tgid-keyed events).
+  std::unordered_map<std::uint32_t, std::vector<std::uint64_t>> kvm_vms_of_tgid_;
+  std::uint64_t unattributed_total_ = 0;
+  std::unordered_map<std::uint32_t, std::uint64_t> unattributed_;
   std::deque<std::uint64_t> destroyed_order_;
   std::unordered_set<std::uint64_t> destroyed_set_;
 };

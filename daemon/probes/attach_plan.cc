@@ -19,6 +19,16 @@ std::string pad(std::string s, std::size_t width) {
   return s;
 }
 
+// No kernel function of the hook is in BTF (its trampoline probe said so).
+bool absent_from_btf(const ProbeReport& report, Hook hook) {
+  for (const VariantProbe& p : report.probes) {
+    if (p.hook == hook && (p.variant == Variant::kFexit || p.variant == Variant::kFentry)) {
+      return p.stage == "btf";
+    }
+  }
+  return false;
+}
+
 std::string lifecycle_name(Lifecycle l) {
   return l == Lifecycle::kHooks ? "hooks" : "uevents";
 }
@@ -54,7 +64,7 @@ std::string HookPlan::why() const {
 std::vector<std::string> HookPlan::programs() const {
   if (!chosen) return {};
   std::vector<std::string> out{program_name(hook, *chosen)};
-  if (auto stash = stash_program_name(hook, *chosen)) out.push_back(*stash);
+  if (auto entry = entry_program_name(hook, *chosen)) out.push_back(*entry);
   return out;
 }
 
@@ -88,7 +98,18 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
         break;
       }
     }
+    if (!hp.chosen && absence_is_fine(h) && absent_from_btf(report, h)) {
+      hp.not_needed = std::string(*absence_is_fine(h));
+    }
     plan.hooks.push_back(std::move(hp));
+  }
+  plan.foreign_sptes_attributed = true;
+  std::vector<std::string> unattributed;
+  for (const HookPlan& hp : plan.hooks) {
+    if (is_context_hook(hp.hook) && !hp.chosen && hp.not_needed.empty()) {
+      plan.foreign_sptes_attributed = false;
+      unattributed.push_back(std::string(name(hp.hook)));
+    }
   }
 
   plan.model.structure_from_spte = !plan.served(Hook::kLinkSp);
@@ -108,6 +129,13 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
   if (!plan.served(Hook::kGetPage) || !plan.served(Hook::kZapPage)) {
     plan.warnings.push_back("get_page/zap_page not both served: shadow pages are not counted");
   }
+  if (!plan.foreign_sptes_attributed && plan.served(Hook::kSpteChanged)) {
+    plan.warnings.push_back(
+        "VM context not served (" + join(unattributed, ", ") +
+        "): SPTE changes made outside a VM's threads (reclaim, compaction, khugepaged, KSM, "
+        "soft-dirty) are counted as unattributed and leaf figures come from the kernel's "
+        "per-VM stats");
+  }
   if (plan.kernel.era == TDPW_ERA_UNKNOWN) {
     plan.warnings.push_back("kernel era unknown: struct kvm_arch matches no known layout");
   }
@@ -115,7 +143,7 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
   if (switches.strict) {
     std::vector<std::string> missing;
     for (const HookPlan& hp : plan.hooks) {
-      if (!hp.chosen) missing.push_back(describe(hp));
+      if (!hp.chosen && hp.not_needed.empty()) missing.push_back(describe(hp));
     }
     if (!missing.empty()) {
       return Error{"--strict: " + std::to_string(missing.size()) +
@@ -127,6 +155,7 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
 
 std::string describe(const HookPlan& hp) {
   std::string s = std::string(name(hp.hook)) + ": ";
+  if (!hp.chosen && !hp.not_needed.empty()) return s + "none needed — " + hp.not_needed;
   if (!hp.chosen) return s + "none — " + hp.why();
   s += std::string(name(*hp.chosen)) + " on " + hp.target;
   if (!hp.rejected.empty()) s += " (" + hp.why() + ")";
@@ -153,7 +182,10 @@ std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
   for (const HookPlan& hp : plan.hooks) {
     out += "  " + pad(std::string(name(hp.hook)), 14) +
            pad(hp.chosen ? std::string(name(*hp.chosen)) : "none", 11) + pad(hp.target, 31) +
-           (hp.rejected.empty() ? "first choice" : hp.why()) + "\n";
+           (!hp.not_needed.empty() ? "not needed: " + hp.not_needed
+            : hp.rejected.empty()  ? "first choice"
+                                   : hp.why()) +
+           "\n";
   }
   out +=
       "\nmodel: structure_from_spte=" + std::string(json::boolean(plan.model.structure_from_spte)) +
@@ -192,6 +224,7 @@ std::string render_json(const ProbeReport& report, const AttachPlan& plan) {
     out += std::string(i == 0 ? "\n" : ",\n") + "    {\"hook\": " + quote(name(hp.hook)) +
            ", \"variant\": " + (hp.chosen ? quote(name(*hp.chosen)) : "null") +
            ", \"target\": " + quote(hp.target) + ", \"why\": " + quote(hp.why()) +
+           ", \"not_needed\": " + (hp.not_needed.empty() ? "null" : quote(hp.not_needed)) +
            ", \"rejected\": [" + rejected + "]}";
   }
   std::string warnings;
@@ -199,6 +232,7 @@ std::string render_json(const ProbeReport& report, const AttachPlan& plan) {
   out += "\n  ],\n  \"model\": {\"structure_from_spte\": " +
          std::string(json::boolean(plan.model.structure_from_spte)) +
          ", \"nx_untrack_events\": " + json::boolean(plan.model.nx_untrack_events) +
+         ", \"foreign_sptes_attributed\": " + json::boolean(plan.foreign_sptes_attributed) +
          "},\n  \"vm_lifecycle\": " + quote(lifecycle_name(plan.lifecycle)) +
          ",\n  \"hooks_served\": " + std::to_string(plan.served_count()) + ",\n  \"warnings\": [" +
          warnings + "]\n}\n";

@@ -36,6 +36,9 @@ struct HookPlan {
   std::optional<Variant> chosen;
   std::string target;             // kernel function or tracepoint attached to
   std::vector<Attempt> rejected;  // variants tried before the chosen one (all, if none)
+  // Set when no variant serves the hook because this kernel lacks the path
+  // it covers (absence_is_fine): not a gap, and --strict accepts it.
+  std::string not_needed;
 
   // "fexit: EPERM at load (...); kretprobe: kprobes not supported (...)"
   std::string why() const;
@@ -53,6 +56,11 @@ struct AttachPlan {
   std::vector<HookPlan> hooks;  // every hook, in table order
   core::ModelOptions model;     // structure_from_spte = !link_sp; nx_untrack_events = nx_untrack
   Lifecycle lifecycle = Lifecycle::kUevents;
+  // Every VM-context hook is served (or not needed here): SPTE changes made
+  // outside the VMs' threads (reclaim, compaction, khugepaged, KSM,
+  // soft-dirty) reach their VM.  Otherwise they are counted as unattributed
+  // and leaf figures are taken from the kernel (KernelView::leaves_from_kernel).
+  bool foreign_sptes_attributed = false;
   std::vector<std::string> warnings;  // degraded but running
 
   const HookPlan& at(Hook hook) const;

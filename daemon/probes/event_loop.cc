@@ -18,6 +18,7 @@
 #include "daemon/truth/paths.h"
 #include "daemon/truth/proc_identity.h"
 #include "daemon/truth/proc_status.h"
+#include "daemon/truth/task_kind.h"
 
 namespace tdpwatch::probes {
 namespace {
@@ -79,6 +80,7 @@ struct EventLoop::State {
   std::map<std::uint64_t, tdpw_kernel_truth> truth;
   std::map<int, std::string> debugfs_dirs;  // tgid -> last VM directory seen (for logs)
   bool stats_error_logged = false;
+  bool foreign_sptes_attributed = false;  // the plan's VM-context hooks are all served
 
   void apply(const Event& ev);
   void on_uevent(const KvmUevent& ev);
@@ -168,6 +170,7 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
   s->probes = &probes;
   s->model = &model;
   s->writer = writer;
+  s->foreign_sptes_attributed = plan.foreign_sptes_attributed;
   s->config = std::move(config);
   State* st = s.get();
   auto ring = RingBuffer::create(probes.events_fd(), [st](const Event& ev) {
@@ -262,6 +265,36 @@ void EventLoop::refresh_probe_stats() {
   ls.owner_misses = v[TDPW_STAT_OWNER_MISSES];
 }
 
+// SPTE events of tgids that are no VM's: named once per new cause, counted
+// by cause.  In a plan with every VM-context hook they point at a path the
+// hooks miss (a warning); without them they are expected (reclaim,
+// compaction, khugepaged, KSM, soft-dirty writers) and only noted.
+void EventLoop::count_unattributed() {
+  State& s = *s_;
+  for (const auto& [tgid, n] : s.model->take_unattributed()) {
+    const auto kind = truth::read_task_kind(s.config.paths, static_cast<int>(tgid));
+    const std::string cause = truth::unattributed_cause(kind);
+    auto [it, fresh] = s.stats.unattributed_by_cause.try_emplace(cause, 0);
+    it->second += n;
+    if (fresh) {
+      const std::string what = kind ? kind->comm : "an exited task";
+      spdlog::log(s.foreign_sptes_attributed ? spdlog::level::warn : spdlog::level::info,
+                  "{} events of pid {} ({}, {}) are no VM's: counted as unattributed (cause {}), "
+                  "not as a VM{}",
+                  n, tgid, what, kind && kind->kernel_thread ? "a kernel thread" : "not a VMM",
+                  cause,
+                  s.foreign_sptes_attributed
+                      ? "; every VM-context hook is attached, so this is a path they miss"
+                      : "; this plan has no VM context for SPTE changes made outside a VM's "
+                        "threads, so leaf figures come from the kernel");
+    }
+    // Its lossless counters stand for no VM; a tgid that is gone or a kernel
+    // thread never becomes one (a process may still create a VM: keep those).
+    if (!kind || kind->kernel_thread) s.probes->forget_vm(tgid);
+  }
+  s.stats.unattributed_events = s.model->unattributed_events();
+}
+
 Result<int> EventLoop::run(int stop_fd,
                            std::optional<std::chrono::steady_clock::time_point> deadline,
                            const std::function<void()>& on_tick) {
@@ -334,6 +367,7 @@ Result<int> EventLoop::run(int stop_fd,
     s.log_teardowns();
     if (tick) {
       refresh_maps();
+      count_unattributed();
       if (on_tick) on_tick();
     }
     if (s.config.on_batch) batch_again_ms = static_cast<int>(s.config.on_batch().count());

@@ -58,6 +58,11 @@ struct LoopStats {
   std::uint64_t ringbuf_drops = 0;  // records the ring buffer refused (counted, detail lost)
   std::uint64_t probe_errors = 0;   // counters/truth/page_owner full, kprobe stash misses
   std::uint64_t owner_misses = 0;   // zaps of pages with no recorded VM (current tgid used)
+  // Events of tgids that are no VM's (core::Model::unattributed_events), by
+  // cause (truth::unattributed_cause: "kswapd", "khugepaged", "process", ...),
+  // as of the last tick.
+  std::uint64_t unattributed_events = 0;
+  std::map<std::string, std::uint64_t> unattributed_by_cause;
   // Ring buffer fill, sampled before each drain (bytes written, not yet read).
   std::uint64_t ringbuf_used_bytes = 0;       // the last sample
   std::uint64_t ringbuf_used_peak_bytes = 0;  // the largest since start
@@ -93,6 +98,7 @@ class EventLoop {
   struct State;
   explicit EventLoop(std::unique_ptr<State> s);
   void refresh_probe_stats();
+  void count_unattributed();
   std::unique_ptr<State> s_;
 };
 

@@ -10,6 +10,8 @@ struct HookInfo {
   bool function;
   std::span<const Variant> variants;
   std::span<const std::string_view> targets;
+  bool context = false;
+  std::string_view absence_is_fine;  // why a kernel without it needs none ("" = a gap)
 };
 
 constexpr Variant kExitVariants[] = {V::kFexit, V::kKretprobe};
@@ -26,25 +28,41 @@ constexpr std::string_view kRootPut[] = {"kvm_tdp_mmu_put_root"};
 constexpr std::string_view kGetPage[] = {"kvm_mmu_get_page"};
 constexpr std::string_view kZapPage[] = {"kvm_mmu_prepare_zap_page"};
 constexpr std::string_view kSpteChanged[] = {"kvm_tdp_mmu_spte_changed"};
+constexpr std::string_view kUnmapGfnRange[] = {"kvm_unmap_gfn_range"};
+constexpr std::string_view kAgeGfn[] = {"kvm_age_gfn"};
+constexpr std::string_view kTestAgeGfn[] = {"kvm_test_age_gfn"};
+constexpr std::string_view kSetSpteGfn[] = {"kvm_set_spte_gfn"};
+// 6.18 renamed the NX recovery's zap (kvm_tdp_mmu_zap_sp, 6.1-6.17).
+constexpr std::string_view kZapSp[] = {"kvm_tdp_mmu_zap_possible_nx_huge_page",
+                                       "kvm_tdp_mmu_zap_sp"};
 
 constexpr HookInfo kHooks[kHookCount] = {
-    {"vm_create", true, kExitVariants, kInitVm},
-    {"vm_destroy", true, kExitVariants, kDestroyVm},
-    {"link_sp", true, kExitVariants, kLinkSp},
-    {"nx_track", true, kEntryVariants, kNxTrack},
-    {"nx_untrack", true, kEntryVariants, kNxUntrack},
-    {"root_put", true, kEntryVariants, kRootPut},
-    {"get_page", false, kTracepointVariants, kGetPage},
-    {"zap_page", false, kTracepointVariants, kZapPage},
-    {"spte_changed", false, kTracepointVariants, kSpteChanged},
+    {"vm_create", true, kExitVariants, kInitVm, false, ""},
+    {"vm_destroy", true, kExitVariants, kDestroyVm, false, ""},
+    {"link_sp", true, kExitVariants, kLinkSp, false, ""},
+    {"nx_track", true, kEntryVariants, kNxTrack, false, ""},
+    {"nx_untrack", true, kEntryVariants, kNxUntrack, false, ""},
+    {"root_put", true, kEntryVariants, kRootPut, false, ""},
+    {"get_page", false, kTracepointVariants, kGetPage, false, ""},
+    {"zap_page", false, kTracepointVariants, kZapPage, false, ""},
+    {"spte_changed", false, kTracepointVariants, kSpteChanged, false, ""},
+    {"unmap_gfn_range", true, kExitVariants, kUnmapGfnRange, true, ""},
+    {"age_gfn", true, kExitVariants, kAgeGfn, true, ""},
+    {"test_age_gfn", true, kExitVariants, kTestAgeGfn, true, ""},
+    // The mmu notifier's change_pte was removed in 6.9.
+    {"set_spte_gfn", true, kExitVariants, kSetSpteGfn, true,
+     "the mmu notifier has no change_pte since 6.9"},
+    {"zap_sp", true, kExitVariants, kZapSp, true, ""},
 };
 
 constexpr std::string_view kVariantNames[kVariantCount] = {"fentry",    "fexit",  "kprobe",
                                                            "kretprobe", "tp_btf", "raw_tp"};
 
-constexpr Hook kAllHooks[kHookCount] = {Hook::kVmCreate, Hook::kVmDestroy, Hook::kLinkSp,
-                                        Hook::kNxTrack,  Hook::kNxUntrack, Hook::kRootPut,
-                                        Hook::kGetPage,  Hook::kZapPage,   Hook::kSpteChanged};
+constexpr Hook kAllHooks[kHookCount] = {
+    Hook::kVmCreate,      Hook::kVmDestroy, Hook::kLinkSp,      Hook::kNxTrack,
+    Hook::kNxUntrack,     Hook::kRootPut,   Hook::kGetPage,     Hook::kZapPage,
+    Hook::kSpteChanged,   Hook::kUnmapGfnRange, Hook::kAgeGfn, Hook::kTestAgeGfn,
+    Hook::kSetSpteGfn,    Hook::kZapSp};
 
 const HookInfo& info(Hook hook) {
   return kHooks[static_cast<std::size_t>(hook)];
@@ -82,6 +100,13 @@ std::span<const Variant> variants(Hook hook) {
 bool is_function_hook(Hook hook) {
   return info(hook).function;
 }
+bool is_context_hook(Hook hook) {
+  return info(hook).context;
+}
+std::optional<std::string_view> absence_is_fine(Hook hook) {
+  if (info(hook).absence_is_fine.empty()) return std::nullopt;
+  return info(hook).absence_is_fine;
+}
 std::span<const std::string_view> kernel_targets(Hook hook) {
   return info(hook).targets;
 }
@@ -90,9 +115,10 @@ std::string program_name(Hook hook, Variant variant) {
   return std::string(name(hook)) + "__" + std::string(name(variant));
 }
 
-std::optional<std::string> stash_program_name(Hook hook, Variant variant) {
-  if (variant != Variant::kKretprobe) return std::nullopt;
-  return program_name(hook, Variant::kKprobe);
+std::optional<std::string> entry_program_name(Hook hook, Variant variant) {
+  if (variant == Variant::kKretprobe) return program_name(hook, Variant::kKprobe);
+  if (variant == Variant::kFexit && info(hook).context) return program_name(hook, Variant::kFentry);
+  return std::nullopt;
 }
 
 }  // namespace tdpwatch::probes

@@ -25,6 +25,14 @@ enum class Hook : std::uint8_t {
   kGetPage,
   kZapPage,
   kSpteChanged,
+  // VM context (bpf/handlers/vm_context.bpf.h): KVM entry points that carry
+  // a struct kvm and change SPTEs outside the VM's threads; their SPTE
+  // changes are attributed through them.  Exit variants with an entry companion.
+  kUnmapGfnRange,
+  kAgeGfn,
+  kTestAgeGfn,
+  kSetSpteGfn,
+  kZapSp,
   kCount_,
 };
 inline constexpr std::size_t kHookCount = static_cast<std::size_t>(Hook::kCount_);
@@ -56,6 +64,14 @@ std::span<const Variant> variants(Hook hook);
 // Whether the hook attaches to a kernel function (vs a tracepoint).
 bool is_function_hook(Hook hook);
 
+// Whether the hook gives SPTE changes their VM (a VM-context hook).
+bool is_context_hook(Hook hook);
+
+// Why a kernel whose BTF lacks every target of `hook` does not need it (the
+// path it covers does not exist there), or nullopt when its absence leaves a
+// gap (inlined, renamed: a degraded plan).
+std::optional<std::string_view> absence_is_fine(Hook hook);
+
 // Kernel functions that implement a function hook, newest era first
 // (track_possible_nx_huge_page before 6.1's account_huge_nx_page); the first
 // one present in the kernel's BTF is the one attached.  For a tracepoint
@@ -65,8 +81,9 @@ std::span<const std::string_view> kernel_targets(Hook hook);
 // The skeleton program that implements (hook, variant): "<hook>__<variant>".
 std::string program_name(Hook hook, Variant variant);
 
-// A kretprobe variant also needs an entry kprobe that stashes the arguments
-// (HOOKS.md "+ kprobe stash"): its program name, or nullopt.
-std::optional<std::string> stash_program_name(Hook hook, Variant variant);
+// The entry program that goes with an exit variant: the kprobe that stashes
+// a kretprobe's arguments (HOOKS.md "+ kprobe stash"), or a VM-context
+// hook's fentry (for fexit) / kprobe (for kretprobe); nullopt if none.
+std::optional<std::string> entry_program_name(Hook hook, Variant variant);
 
 }  // namespace tdpwatch::probes

@@ -38,6 +38,21 @@ bool any(const core::CountTargets& t);
 // "shadow_pages, leaf_mappings_4k": the figures `t` sets.
 std::string names(const core::CountTargets& t);
 
+// What a plan that cannot follow a figure takes from the kernel each tick
+// instead (KernelView::leaves_from_kernel, nx_from_kernel): the leaf
+// figures (stat.pages[]) and the possible-NX list per MMU type, each only
+// where the kernel gives it.  `shadow_pages`: the VM's shadow pages (the
+// kernel's n_used_mmu_pages where read, else the model's).
+core::CountTargets kernel_owned_targets(const KernelView& k, std::int64_t shadow_pages);
+
+// Where each exported per-VM figure comes from: "model", "kernel", or
+// "unknown" (the plan cannot see it and the kernel does not say: not shown).
+struct FigureSources {
+  std::string leaf_mappings = "model";
+  std::string possible_nx_huge_pages = "model";
+};
+FigureSources figure_sources(const KernelView& k, const core::CountTargets& owned);
+
 // For the lossless counters: kernel figure minus counter, per figure the
 // kernel exposes (absent counters count as zero: no event since load).
 core::CountOffsets baseline_offsets(const KernelView& k);

@@ -26,6 +26,15 @@ struct KernelView {
   // too, which the model does not follow, so leaf figures are shown but never
   // compared, resynced or baselined.
   bool leaves_comparable = true;
+  // The plan cannot give every SPTE change its VM (no VM-context hooks:
+  // reclaim, compaction, khugepaged, KSM and soft-dirty zaps are
+  // unattributed), so the VM's leaf figures are the kernel's: the reconciler
+  // sets them into the model each tick instead of comparing them.
+  bool leaves_from_kernel = false;
+  // The plan cannot see the possible-NX list (no nx_track hook): its size
+  // per MMU type is the kernel's, where it can be told (figures.h,
+  // kernel_nx_targets), else unknown.
+  bool nx_from_kernel = false;
   // sec_pagetables / 4096 of the VM's memory cgroup (cgroup v2), when the VM
   // is the only one charging it: non-root TDP pages + shadow pages.
   std::optional<std::int64_t> memcg_page_table_pages;

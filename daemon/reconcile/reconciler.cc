@@ -147,6 +147,10 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
     }
   }
 
+  const core::CountTargets owned = kernel_owned_targets(k, model.snapshot(vm)->counts.shadow_pages);
+  if (any(owned)) model.set_counts(vm, owned);
+  st.sources = figure_sources(k, owned);
+
   st.figures = compare(model.snapshot(vm)->counts, k, st.baseline);
   if (st.tracking == Tracking::kSinceSeen) {
     // Counts since first seen: only the (equally relative) lossless counters compare.

@@ -16,6 +16,10 @@
 //    the kernel's own figures as its starting point, so that model == kernel
 //    from then on; tracking says `baseline`.  Without any such figure it stays
 //    `since_seen` (counts since the daemon first saw it).
+//  - Kernel-owned figures: what the plan cannot follow (leaf figures without
+//    VM-context hooks, the possible-NX list without nx_track) is set from the
+//    kernel's figures each tick (figures.h, kernel_owned_targets) and not
+//    compared; VmStatus::sources says so for every consumer.
 //  - Teardown review: a VM that lost events may leave pages in the model
 //    whose zap was lost; its teardown is judged by the lossless counters.
 //
@@ -51,6 +55,7 @@ struct VmStatus {
   std::uint64_t events_lost = 0;  // the lossless counters' drops, as of the last tick
   std::vector<Figure> figures;    // compared at the last tick (after any resync)
   KernelView kernel;              // what the kernel said at the last tick
+  FigureSources sources;          // where the exported leaf and NX figures come from
   DriftTracker drift;
 
   // Bookkeeping between ticks.

@@ -96,6 +96,8 @@ reconcile::KernelView KernelViewGatherer::gather(const KernelSources& src,
     if (used && k.leaf_source.empty()) k.leaf_source = "debugfs";
   }
   k.leaves_comparable = !src.shadow_mmu;
+  k.leaves_from_kernel = !src.foreign_sptes_attributed && k.leaves_comparable;
+  k.nx_from_kernel = !src.nx_list_seen;
   if (alone) {
     auto memcg = truth::read_memcg_page_tables(paths_, static_cast<int>(v.tgid));
     if (memcg) {

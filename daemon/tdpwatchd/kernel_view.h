@@ -18,7 +18,9 @@
 //  plus the memcg figure (truth/memcg.h) when the VM's process is alone in
 //  its cgroup, and the probes' lossless counters.
 // On shadow-MMU hosts leaf figures are kept (they are the kernel's) but
-// marked not comparable (KernelView::leaves_comparable).
+// marked not comparable (KernelView::leaves_comparable).  Plans that cannot
+// attribute every SPTE change or see the possible-NX list take those figures
+// from the kernel (KernelView::leaves_from_kernel, nx_from_kernel).
 //
 // Thread safety: none (the event loop's thread).
 #pragma once
@@ -43,6 +45,10 @@ struct KernelSources {
   std::map<std::uint32_t, std::vector<const truth::VmStats*>> debugfs;  // by owner tgid
   std::map<std::uint32_t, int> model_vms_per_tgid;
   bool shadow_mmu = false;
+  // The plan's reach (probes::AttachPlan): every VM-context hook served; an
+  // nx_track hook served.
+  bool foreign_sptes_attributed = true;
+  bool nx_list_seen = true;
 };
 
 class KernelViewGatherer {

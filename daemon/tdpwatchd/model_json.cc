@@ -41,7 +41,10 @@ std::string kernel_json(const reconcile::VmStatus* st) {
          ", \"2m\": " + opt(k.leaf_pages[1]) + ", \"1g\": " + opt(k.leaf_pages[2]) +
          "}, \"nx_lpage_splits\": " + opt(k.nx_lpage_splits) +
          ", \"source\": {\"structure\": " + quote(k.structure_source) +
-         ", \"leaves\": " + quote(k.leaf_source) + "}}, \"drift\": {" + drift + "}";
+         ", \"leaves\": " + quote(k.leaf_source) +
+         "}}, \"figure_sources\": {\"leaf_pages\": " + quote(st->sources.leaf_mappings) +
+         ", \"possible_nx_huge_pages\": " + quote(st->sources.possible_nx_huge_pages) +
+         "}, \"drift\": {" + drift + "}";
 }
 
 std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop,
@@ -80,6 +83,10 @@ std::string render_probes_json(const probes::AttachPlan& plan, const probes::Eve
              ", \"target\": " + quote(hp.target) + "}";
   }
   const probes::LoopStats& st = loop.stats();
+  std::string by_cause;
+  for (const auto& [cause, n] : st.unattributed_by_cause) {
+    by_cause += (by_cause.empty() ? "" : ", ") + quote(cause) + ": " + std::to_string(n);
+  }
   std::string out = "  \"probes\": {\"plan\": [" + hooks + "], \"vm_lifecycle\": " +
                     quote(plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents") +
                     ", \"events_processed\": " + std::to_string(st.events) +
@@ -88,7 +95,11 @@ std::string render_probes_json(const probes::AttachPlan& plan, const probes::Eve
                     ", \"vms_created\": " + std::to_string(st.vms_created) +
                     ", \"vms_destroyed\": " + std::to_string(st.vms_destroyed) +
                     ", \"leaky_teardowns\": " + std::to_string(st.leaky_teardowns) +
-                    ", \"record_errors\": " + std::to_string(st.record_errors) + "},\n";
+                    ", \"record_errors\": " + std::to_string(st.record_errors) +
+                    ", \"foreign_sptes_attributed\": " +
+                    json::boolean(plan.foreign_sptes_attributed) +
+                    ", \"unattributed_events\": " + std::to_string(st.unattributed_events) +
+                    ", \"unattributed_by_cause\": {" + by_cause + "}},\n";
   std::int64_t shadow = 0, tdp = 0, sec = 0;
   std::string vms;
   for (const core::VmSnapshot& s : model.snapshot_all()) {

@@ -7,11 +7,20 @@
 
 namespace tdpwatch::tdpwatchd {
 
-ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm,
+ReconcileTick::PlanReach ReconcileTick::PlanReach::of(const probes::AttachPlan& plan) {
+  PlanReach r;
+  r.keys_are_kvm = plan.lifecycle == probes::Lifecycle::kHooks;
+  r.foreign_sptes_attributed = plan.foreign_sptes_attributed;
+  r.nx_list_seen = plan.served(probes::Hook::kNxTrack) && plan.served(probes::Hook::kNxUntrack);
+  return r;
+}
+
+ReconcileTick::ReconcileTick(truth::Paths paths, double grace_seconds, PlanReach reach,
                              bool shadow_mmu)
     : gatherer_(paths),
       rec_(reconcile::Reconciler::Options{{grace_seconds, 2}}),
-      keys_are_kvm_(keys_are_kvm),
+      keys_are_kvm_(reach.keys_are_kvm),
+      reach_(reach),
       shadow_mmu_(shadow_mmu) {
   auto iter = probes::VmTruthIter::open();
   if (iter) {
@@ -62,6 +71,8 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   sources.counters = &loop.counters();
   sources.iterated = std::move(iterated);
   sources.shadow_mmu = shadow_mmu_;
+  sources.foreign_sptes_attributed = reach_.foreign_sptes_attributed;
+  sources.nx_list_seen = reach_.nx_list_seen;
   for (const core::VmSnapshot& v : vms) ++sources.model_vms_per_tgid[v.tgid];
   for (const VmView& v : poll.vms) {
     const int tgid = v.identity && v.identity->tgid != 0 ? v.identity->tgid : v.id.pid;

@@ -34,11 +34,19 @@ namespace tdpwatch::tdpwatchd {
 
 class ReconcileTick {
  public:
-  // keys_are_kvm: the plan keys VMs by struct kvm * (lifecycle hooks).
+  // What the plan reaches: whether it keys VMs by struct kvm * (lifecycle
+  // hooks), attributes foreign SPTE changes (VM-context hooks), sees the
+  // possible-NX list (nx_track and nx_untrack).
+  struct PlanReach {
+    bool keys_are_kvm = false;
+    bool foreign_sptes_attributed = false;
+    bool nx_list_seen = false;
+    static PlanReach of(const probes::AttachPlan& plan);
+  };
   // shadow_mmu: the host runs the shadow MMU (tdp_mmu=N), whose leaves
   // stat.pages[] counts too while the model follows TDP leaves only, so leaf
   // mappings are not compared.
-  ReconcileTick(truth::Paths paths, double grace_seconds, bool keys_are_kvm, bool shadow_mmu);
+  ReconcileTick(truth::Paths paths, double grace_seconds, PlanReach reach, bool shadow_mmu);
 
   void discover(core::Model& model, const std::vector<probes::IteratedVm>& iterated);
 
@@ -54,6 +62,7 @@ class ReconcileTick {
   reconcile::Reconciler rec_;
   std::optional<probes::VmTruthIter> iter_;
   bool keys_are_kvm_;
+  PlanReach reach_;
   bool shadow_mmu_;
   std::set<std::uint64_t> unknown_;  // iterated last tick, not in the model (by key)
   bool iter_error_logged_ = false;

@@ -228,7 +228,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   builder.set_kvm(kvm_presence(host));
   std::optional<Publisher> publisher;
   ReconcileTick reconcile(options.paths, options.reconcile_grace_seconds,
-                          plan.lifecycle == probes::Lifecycle::kHooks, host.kvm.tdp_mmu() == false);
+                          ReconcileTick::PlanReach::of(plan), host.kvm.tdp_mmu() == false);
   probes::LoopConfig lc;
   lc.review_teardown = [&](core::LeakRecord& leak) { reconcile.review_teardown(leak, loaded); };
   lc.interval = seconds(options.interval_seconds);

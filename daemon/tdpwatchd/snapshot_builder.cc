@@ -20,6 +20,8 @@ void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter
   r.baseline_figures = st->baseline_figures;
   r.degraded = st->degraded;
   r.resyncs = st->resyncs;
+  r.leaf_source = st->sources.leaf_mappings;
+  r.nx_source = st->sources.possible_nx_huge_pages;
   for (const reconcile::Figure& f : st->figures) {
     r.figures.push_back({f.name, f.model, f.kernel, st->drift.confirmed(f.name)});
   }
@@ -102,6 +104,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
                          hp.chosen ? std::string(probes::name(*hp.chosen)) : std::string()});
     }
     s->lifecycle = src.plan->lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents";
+    s->foreign_sptes_attributed = src.plan->foreign_sptes_attributed;
   }
   if (src.loop != nullptr) {
     const probes::LoopStats& st = src.loop->stats();
@@ -110,6 +113,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
     // st.events_lost are deleted with their VM, and a _total must not drop).
     s->events_lost = std::max(st.events_lost, st.ringbuf_drops);
     s->events_malformed = st.malformed;
+    s->unattributed_events_by_cause = st.unattributed_by_cause;
     s->ringbuf_used_bytes = st.ringbuf_used_bytes;
     s->ringbuf_used_peak_bytes = st.ringbuf_used_peak_bytes;
   }

@@ -23,6 +23,7 @@ void with_probes(HostSnapshot& s) {
   s.lifecycle = "hooks";
   s.events_processed = 123456;
   s.events_lost = 17;
+  s.unattributed_events_by_cause = {{"kswapd", 40}, {"process", 3}};
   s.ringbuf_bytes = 4u << 20;
   s.ringbuf_used_bytes = 8192;
   s.ringbuf_used_peak_bytes = 4u << 20;  // it was full once: the 17 lost events
@@ -102,6 +103,8 @@ HostSnapshot busy_host() {
   a.reconcile.baseline_figures = "tdp_pages, shadow_pages";
   a.reconcile.degraded = true;
   a.reconcile.resyncs = 2;
+  a.reconcile.leaf_source = "kernel";  // a plan without VM-context hooks
+  a.reconcile.nx_source = "unknown";   // ... and without nx_track: not shown
   a.reconcile.figures = {{"tdp_pages", a.model.counts.tdp_pages_total(), *a.kernel.tdp_pages, true},
                          {"shadow_pages", 0, 0, false},
                          {"leaf_mappings_4k", 1000, 1000, false},

@@ -28,6 +28,9 @@ struct Case {
   Lifecycle lifecycle;
 };
 
+constexpr H kContextHooks[] = {H::kUnmapGfnRange, H::kAgeGfn, H::kTestAgeGfn, H::kSetSpteGfn,
+                               H::kZapSp};
+
 std::vector<Case> cases() {
   const Attaching both_tp = with(tracepoints(V::kTpBtf), tracepoints(V::kRawTp));
   const Attaching nested_612 = with(with(all_of(V::kFentry), all_of(V::kFexit)),
@@ -39,8 +42,10 @@ std::vector<Case> cases() {
   std::map<H, const char*> all_trampolines = tp_btf;
   for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp}) all_trampolines[h] = "fexit";
   for (H h : {H::kNxTrack, H::kNxUntrack, H::kRootPut}) all_trampolines[h] = "fentry";
+  for (H h : kContextHooks) all_trampolines[h] = "fexit";
   std::map<H, const char*> all_kprobes = tp_btf;
   for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp}) all_kprobes[h] = "kretprobe";
+  for (H h : kContextHooks) all_kprobes[h] = "kretprobe";
   for (H h : {H::kNxTrack, H::kNxUntrack, H::kRootPut}) all_kprobes[h] = "kprobe";
   std::map<H, const char*> mixed = all_trampolines;
   mixed[H::kSpteChanged] = "raw_tp";
@@ -149,7 +154,7 @@ TEST(AttachPlan, StrictFailsNamingEveryHookWithoutVariant) {
   auto plan = make_plan(fake_report(tracepoints(V::kTpBtf)), PlanSwitches{{}, true});
   ASSERT_FALSE(plan.ok());
   const std::string& m = plan.error().message;
-  EXPECT_NE(m.find("--strict: 6 hook(s)"), std::string::npos) << m;
+  EXPECT_NE(m.find("--strict: 11 hook(s)"), std::string::npos) << m;
   for (const char* h :
        {"vm_create", "vm_destroy", "link_sp", "nx_track", "nx_untrack", "root_put"}) {
     EXPECT_NE(m.find(std::string(h) + ": none"), std::string::npos) << h << " in " << m;
@@ -167,6 +172,52 @@ TEST(AttachPlan, ProgramsIncludeTheKretprobeStash) {
   auto tp = make_plan(fake_report(tracepoints(V::kRawTp)), {});
   EXPECT_EQ(tp->at(H::kGetPage).programs(), std::vector<std::string>{"get_page__raw_tp"});
   EXPECT_TRUE(tp->at(H::kLinkSp).programs().empty());
+}
+
+TEST(AttachPlan, ContextHooksTakeTheirEntryProgram) {
+  auto plan = make_plan(fake_report(with(all_of(V::kFexit), tracepoints(V::kTpBtf))), {});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->at(H::kUnmapGfnRange).programs(),
+            (std::vector<std::string>{"unmap_gfn_range__fexit", "unmap_gfn_range__fentry"}));
+  EXPECT_TRUE(plan->foreign_sptes_attributed);
+  // vm_create's fexit has no entry program: it reads its argument at exit.
+  EXPECT_EQ(plan->at(H::kVmCreate).programs(), std::vector<std::string>{"vm_create__fexit"});
+  auto kp = make_plan(fake_report(with(all_of(V::kKretprobe), tracepoints(V::kTpBtf))), {});
+  EXPECT_EQ(kp->at(H::kAgeGfn).programs(),
+            (std::vector<std::string>{"age_gfn__kretprobe", "age_gfn__kprobe"}));
+}
+
+TEST(AttachPlan, ForeignSptesAttributedOnlyWithEveryContextHook) {
+  Attaching all = with(all_of(V::kFexit), tracepoints(V::kTpBtf));
+  all.erase({H::kAgeGfn, V::kFexit});
+  auto plan = make_plan(fake_report(all), {});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->foreign_sptes_attributed);
+  std::string warnings;
+  for (const auto& w : plan->warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("VM context not served (age_gfn)"), std::string::npos) << warnings;
+  auto tp = make_plan(fake_report(tracepoints(V::kTpBtf)), {});
+  EXPECT_FALSE(tp->foreign_sptes_attributed);
+}
+
+// 6.9 removed change_pte: a kernel without kvm_set_spte_gfn needs no hook there.
+TEST(AttachPlan, SetSpteGfnAbsentFromTheKernelIsNotAGap) {
+  Attaching all = with(all_of(V::kFexit), tracepoints(V::kTpBtf));
+  all.erase({H::kSetSpteGfn, V::kFexit});
+  ProbeReport r = fake_report(all);
+  for (VariantProbe& p : r.probes) {
+    if (p.hook == H::kSetSpteGfn && p.variant == V::kFexit) p.stage = "btf";
+  }
+  auto plan = make_plan(r, PlanSwitches{{V::kFentry}, false});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->served(H::kSetSpteGfn));
+  EXPECT_NE(plan->at(H::kSetSpteGfn).not_needed.find("change_pte"), std::string::npos);
+  EXPECT_TRUE(plan->foreign_sptes_attributed);
+  EXPECT_NE(describe(plan->at(H::kSetSpteGfn)).find("none needed"), std::string::npos);
+  // The same kernel where the function exists but fexit is refused: a gap.
+  auto gap = make_plan(fake_report(all), PlanSwitches{{V::kFentry}, false});
+  EXPECT_FALSE(gap->foreign_sptes_attributed);
+  EXPECT_TRUE(gap->at(H::kSetSpteGfn).not_needed.empty());
 }
 
 TEST(AttachPlan, WarnsWhenDegraded) {
