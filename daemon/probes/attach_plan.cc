@@ -170,18 +170,25 @@ std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
          std::string(name(k.arch.tdp_mmu_pages)) + ", NX list " +
          std::string(name(k.arch.nx_pages)) + "), kprobes " + (k.kprobes ? "yes" : "no") + "\n\n";
 
-  out += "probes (load + attach of a minimal program):\n";
-  out += "  " + pad("hook", 14) + pad("variant", 11) + pad("target", 31) + "result\n";
+  // Column widths from the longest hook and target names (plus a space).
+  std::size_t hook_w = 5, target_w = 7;
   for (const VariantProbe& p : report.probes) {
-    out += "  " + pad(std::string(name(p.hook)), 14) + pad(std::string(name(p.variant)), 11) +
-           pad(p.target, 31) + (p.ok ? std::string("ok") : p.reason) + "\n";
+    hook_w = std::max(hook_w, name(p.hook).size() + 1);
+    target_w = std::max(target_w, p.target.size() + 1);
+  }
+  for (const HookPlan& hp : plan.hooks) target_w = std::max(target_w, hp.target.size() + 1);
+  out += "probes (load + attach of a minimal program):\n";
+  out += "  " + pad("hook", hook_w) + pad("variant", 11) + pad("target", target_w) + "result\n";
+  for (const VariantProbe& p : report.probes) {
+    out += "  " + pad(std::string(name(p.hook)), hook_w) + pad(std::string(name(p.variant)), 11) +
+           pad(p.target, target_w) + (p.ok ? std::string("ok") : p.reason) + "\n";
   }
 
   out += "\nplan:\n";
-  out += "  " + pad("hook", 14) + pad("variant", 11) + pad("target", 31) + "why\n";
+  out += "  " + pad("hook", hook_w) + pad("variant", 11) + pad("target", target_w) + "why\n";
   for (const HookPlan& hp : plan.hooks) {
-    out += "  " + pad(std::string(name(hp.hook)), 14) +
-           pad(hp.chosen ? std::string(name(*hp.chosen)) : "none", 11) + pad(hp.target, 31) +
+    out += "  " + pad(std::string(name(hp.hook)), hook_w) +
+           pad(hp.chosen ? std::string(name(*hp.chosen)) : "none", 11) + pad(hp.target, target_w) +
            (!hp.not_needed.empty() ? "not needed: " + hp.not_needed
             : hp.rejected.empty()  ? "first choice"
                                    : hp.why()) +

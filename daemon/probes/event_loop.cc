@@ -246,7 +246,8 @@ void EventLoop::refresh_probe_stats() {
   LoopStats& ls = s_->stats;
   const std::uint64_t drops = v[TDPW_STAT_RINGBUF_DROPS];
   const std::uint64_t errors = v[TDPW_STAT_COUNTERS_FULL] + v[TDPW_STAT_STASH_MISSES] +
-                               v[TDPW_STAT_TRUTH_FULL] + v[TDPW_STAT_OWNER_FULL];
+                               v[TDPW_STAT_TRUTH_FULL] + v[TDPW_STAT_OWNER_FULL] +
+                               v[TDPW_STAT_CONTEXT_FULL];
   if (drops > ls.ringbuf_drops) {
     spdlog::warn(
         "probes: the ring buffer refused {} more records ({} in all): counts are kept, their "
@@ -256,9 +257,9 @@ void EventLoop::refresh_probe_stats() {
   if (errors > ls.probe_errors) {
     spdlog::warn(
         "probes: {} more errors ({} in all): vm_counters full {}, kernel_truth full {}, "
-        "page_owner full {}, kprobe stash misses {}",
+        "page_owner full {}, kprobe stash misses {}, thread_vm full {}",
         errors - ls.probe_errors, errors, v[TDPW_STAT_COUNTERS_FULL], v[TDPW_STAT_TRUTH_FULL],
-        v[TDPW_STAT_OWNER_FULL], v[TDPW_STAT_STASH_MISSES]);
+        v[TDPW_STAT_OWNER_FULL], v[TDPW_STAT_STASH_MISSES], v[TDPW_STAT_CONTEXT_FULL]);
   }
   ls.ringbuf_drops = drops;
   ls.probe_errors = errors;

@@ -9,6 +9,9 @@
 #   /bin/tdpw_test_vmm    the test VMM (static)
 #   /bin/bpftool          when the host has one: dumps the probes' kernel_truth
 #   /lib/tdpw/*.ko        KERNEL_DIR's modules, decompressed, and modules.load
+#   /lib/tdpw/extra/*.ko  zram and its dependencies from the kernel's own tree
+#                         (the reclaim scenario's swap), decompressed, in load
+#                         order in extra.load; absent if the kernel has none
 #   /init, /tdpw/*.sh     tests/nested/guest/
 # Any missing piece exits non-zero with the reason.
 set -euo pipefail
@@ -56,6 +59,28 @@ while read -r m; do
   cp "$kdir/$m" "$stage/lib/tdpw/$m"
 done <"$kdir/modules.load"
 cp "$kdir/modules.load" "$stage/lib/tdpw/modules.load"
+
+# extra_module NAME: NAME.ko from the package tree under KERNEL_DIR, after
+# its modinfo dependencies, decompressed into lib/tdpw/extra.
+modtree=$(find "$kdir/lib/modules" "$kdir/usr/lib/modules" -maxdepth 1 -mindepth 1 -type d 2>/dev/null | head -n 1 || true)
+extra_module() {
+  local f dep
+  grep -qx "$1.ko" "$stage/lib/tdpw/extra.load" 2>/dev/null && return 0
+  f=$(find "$modtree" -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" | head -n 1)
+  [ -n "$f" ] || return 1
+  for dep in $(modinfo -F depends "$f" | tr ',' ' '); do extra_module "$dep" || return 1; done
+  case $f in
+    *.xz) xz -dc "$f" >"$stage/lib/tdpw/extra/$1.ko" ;;
+    *.zst) zstd -qdc "$f" >"$stage/lib/tdpw/extra/$1.ko" ;;
+    *) cp "$f" "$stage/lib/tdpw/extra/$1.ko" ;;
+  esac
+  echo "$1.ko" >>"$stage/lib/tdpw/extra.load"
+}
+export PATH=$PATH:/usr/sbin:/sbin
+if [ -n "$modtree" ] && command -v modinfo >/dev/null; then
+  mkdir -p "$stage/lib/tdpw/extra"
+  extra_module zram || echo "build-initramfs: no zram module in $modtree: the reclaim scenario will fail" >&2
+fi
 
 install -m 0755 "$here/guest/init" "$stage/init"
 install -m 0755 "$here"/guest/*.sh "$stage/tdpw/"

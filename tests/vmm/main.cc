@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,7 +47,10 @@ constexpr const char* kUsage =
     "  --exec-huge: after touching, the guest executes from every 2 MiB frame of the\n"
     "  THP half (needs --thp; under nx_huge_pages each one splits a huge mapping).\n"
     "  --steps LIST: while holding, each SIGUSR1 applies the next step of LIST (comma\n"
-    "  list of dirty-on, dirty-off, delete-slot) to memslot 0 of every VM.\n";
+    "  list) to every VM: dirty-on, dirty-off, delete-slot (memslot 0); touch (the\n"
+    "  guest touches its K pages again); madvise-huge, mergeable (MADV_HUGEPAGE,\n"
+    "  MADV_MERGEABLE over all guest memory, for khugepaged and KSM).  Every touched\n"
+    "  page holds the same bytes, so KSM can merge them.\n";
 
 struct Args {
   std::uint64_t mem_mib = 16;
@@ -91,7 +95,8 @@ std::string parse_args(int argc, char** argv, Args& args) {
       for (std::size_t at = 0; at <= list.size();) {
         const std::size_t comma = std::min(list.find(',', at), list.size());
         const std::string step = list.substr(at, comma - at);
-        if (step != "dirty-on" && step != "dirty-off" && step != "delete-slot") {
+        if (step != "dirty-on" && step != "dirty-off" && step != "delete-slot" &&
+            step != "touch" && step != "madvise-huge" && step != "mergeable") {
           return "unknown step: " + step;
         }
         args.steps.push_back(step);
@@ -123,8 +128,16 @@ std::string parse_args(int argc, char** argv, Args& args) {
 // blocked so that they queue instead of killing us: the VMs are then torn down
 // by our destructors, the same path as a normal exit.  With steps, each
 // SIGUSR1 applies the next one; returns non-empty if a step failed.
+Status apply_step(const std::string& step, TestVm& vm, std::uint64_t touch_pages) {
+  if (step == "delete-slot") return vm.delete_slot();
+  if (step == "touch") return vm.run_touch(touch_pages);
+  if (step == "madvise-huge") return vm.advise(MADV_HUGEPAGE, "MADV_HUGEPAGE");
+  if (step == "mergeable") return vm.advise(MADV_MERGEABLE, "MADV_MERGEABLE");
+  return vm.set_dirty_logging(step == "dirty-on");
+}
+
 std::string hold(std::int64_t hold_ms, const std::vector<std::string>& steps,
-                 std::vector<TestVm>& vms) {
+                 std::uint64_t touch_pages, std::vector<TestVm>& vms) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -138,9 +151,7 @@ std::string hold(std::int64_t hold_ms, const std::vector<std::string>& steps,
       if (next >= steps.size()) continue;
       const std::string& step = steps[next++];
       for (TestVm& vm : vms) {
-        const Status s = step == "delete-slot" ? vm.delete_slot()
-                                               : vm.set_dirty_logging(step == "dirty-on");
-        if (!s.empty()) return step + ": " + s;
+        if (const Status s = apply_step(step, vm, touch_pages); !s.empty()) return step + ": " + s;
       }
       std::printf("vmm step %s done\n", step.c_str());
       std::fflush(stdout);
@@ -180,7 +191,7 @@ int run(const Args& args) {
   }
   std::printf("vmm holding ms=%lld\n", static_cast<long long>(args.hold_ms));
   std::fflush(stdout);
-  if (const std::string err = hold(args.hold_ms, args.steps, vms); !err.empty()) return fail(err);
+  if (const std::string err = hold(args.hold_ms, args.steps, args.touch_pages, vms); !err.empty()) return fail(err);
   vms.clear();
   std::printf("vmm done\n");
   std::fflush(stdout);

@@ -113,6 +113,11 @@ Status TestVm::delete_slot() {
   return set_slot(0, 0);
 }
 
+Status TestVm::advise(int advice, const char* name) {
+  if (::madvise(mem_, mem_size_, advice) != 0) return errno_status(std::string("madvise ") + name);
+  return {};
+}
+
 Status TestVm::setup_vcpu(int kvm_fd) {
   vcpu_fd_.reset(::ioctl(vm_fd_.get(), KVM_CREATE_VCPU, 0));
   if (!vcpu_fd_.valid()) return errno_status("KVM_CREATE_VCPU");

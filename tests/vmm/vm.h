@@ -52,6 +52,10 @@ class TestVm {
   Status set_dirty_logging(bool on);
   Status delete_slot();
 
+  // madvise(advice) over the whole of guest memory (MADV_HUGEPAGE for
+  // khugepaged to collapse the 4K-backed half, MADV_MERGEABLE for KSM).
+  Status advise(int advice, const char* name);
+
   int vm_fd() const { return vm_fd_.get(); }
   std::uint64_t max_touch_pages() const;
 

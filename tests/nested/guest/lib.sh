@@ -27,21 +27,6 @@ cmdline_param() {
   done
 }
 
-# check_nx WHERE FIGURE KERNEL MODEL: check, for the possible-NX list; a
-# plan that cannot see it (NX_SEEN=0, daemon_start) logs both figures instead.
-NX_SEEN=1
-check_nx() {
-  if [ "$NX_SEEN" = 1 ]; then
-    check "$@"
-  else
-    echo "TDPW-NOTE $CTX $1 $2 expected=$3 got=$4 not compared: the plan serves no nx_track hook (this kernel has no tracepoint for the possible-NX list)"
-  fi
-}
-
-# nx_or MODEL KERNEL: MODEL, or KERNEL when the plan cannot see the NX list
-# (for the catch-up loops, which then wait for the other figures only).
-nx_or() { if [ "$NX_SEEN" = 1 ]; then echo "$1"; else echo "$2"; fi; }
-
 # check WHERE FIGURE KERNEL MODEL
 check() {
   if [ "$3" = "$4" ] && [ -n "$3" ]; then
@@ -116,11 +101,6 @@ daemon_start() {
   fi
   echo "TDPW-TIME $CTX daemon-start ms=$(($(now_ms) - t0))"
   grep -E 'plan:|serving' /tmp/daemon.log | sed "s|^|TDPW-PLAN $CTX |"
-  # Debian 6.1 and 6.12 have no tracepoint on the possible-NX list
-  # (track/untrack_possible_nx_huge_page, 6.1's account/unaccount_huge_nx_page):
-  # the tracepoint-only plan serves no nx_track hook and cannot know the list.
-  NX_SEEN=1
-  grep -q 'plan: nx_track: none' /tmp/daemon.log && NX_SEEN=0
   return 0
 }
 
@@ -149,7 +129,14 @@ vmm_start() {
   # wait_for see its stale "vmm holding" and sed read an empty or stale
   # file (an empty tgid).  Remove it first, and take only this pid's lines.
   rm -f "$out"
-  tdpw_test_vmm "$@" --hold-ms -1 >"$out" 2>&1 &
+  if [ -n "$VMM_CGROUP" ]; then
+    # Into the cgroup before exec: memory is charged where it is faulted in.
+    # shellcheck disable=SC2016
+    sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$VMM_CGROUP" \
+      tdpw_test_vmm "$@" --hold-ms -1 >"$out" 2>&1 &
+  else
+    tdpw_test_vmm "$@" --hold-ms -1 >"$out" 2>&1 &
+  fi
   VMM_PID=$!
   eval "VMM_PID_$name=$VMM_PID"
   if ! wait_for "vmm holding" "$out" 120 $VMM_PID; then
@@ -162,6 +149,14 @@ vmm_start() {
     return 1
   fi
   eval "VMM_DIRS_$name=\"$VMM_DIRS\""
+}
+
+# vmm_step NAME STEP: the VMM applies its next --steps step (SIGUSR1).
+vmm_step() {
+  local pid
+  eval "pid=\$VMM_PID_$1"
+  kill -USR1 "$pid"
+  wait_for "vmm step $2 done" "/tmp/vmm.$1.out" 60 "$pid" || fail "VMM $1 step $2: $(cat /tmp/vmm.$1.out)"
 }
 
 # vmm_stop NAME: SIGTERM, wait for its VMs to be destroyed.
@@ -253,7 +248,7 @@ check_vm() {
     m=$(model_figures "$tgid")
     # shellcheck disable=SC2086
     set -- $m
-    [ "$2 $3 $4 $(nx_or "$6" "${k##* }")" = "$k" ] && break
+    [ "$2 $3 $4 $6" = "$k" ] && break
     t=$((t + 1))
     [ $t -ge 25 ] && break
     sleep 0.2
@@ -273,7 +268,7 @@ check_vm() {
   check "$where" pages_4k "$k4" "$2"
   check "$where" pages_2m "$k2m" "$3"
   check "$where" pages_1g "$k1g" "$4"
-  check_nx "$where" nx_lpage_splits "$knx" "$6"
+  check "$where" nx_lpage_splits "$knx" "$6"
   check "$where" possible_nx_shadow 0 "$5"
   check "$where" shadow_pages 0 "$7"
   check "$where" inconsistencies 0 "${9}"
@@ -354,7 +349,7 @@ check_metrics() {
     x=$(metric_figures "$tgid")
     # shellcheck disable=SC2086
     [ -n "$x" ] && [ "$x" != absent ] && set -- $x &&
-      [ "$1 $2 $3 $4 $(nx_or "$5" "$knx") $6 $7 $8" = "$k4 $k2m $k1g 0 $knx 0 $tdp $roots" ] && break
+      [ "$1 $2 $3 $4 $5 $6 $7 $8" = "$k4 $k2m $k1g 0 $knx 0 $tdp $roots" ] && break
     t=$((t + 1))
     [ $t -ge 25 ] && break
     sleep 0.2
@@ -368,7 +363,7 @@ check_metrics() {
   check "$where" metrics:leaf_mappings_4k "$k4" "$1"
   check "$where" metrics:leaf_mappings_2m "$k2m" "$2"
   check "$where" metrics:leaf_mappings_1g "$k1g" "$3"
-  check_nx "$where" metrics:possible_nx_tdp "$knx" "$5"
+  check "$where" metrics:possible_nx_tdp "$knx" "$5"
   check "$where" metrics:possible_nx_shadow 0 "$4"
   check "$where" metrics:shadow_pages 0 "$6"
   check "$where" "metrics:tdp_pages($from)" "$tdp" "$7"
@@ -382,6 +377,55 @@ check_probes() {
   check "$1" events_lost 0 "$(jget "$l" events_lost)"
   check "$1" malformed 0 "$(jget "$l" malformed)"
   check "$1" leaky_teardowns 0 "$(jget "$l" leaky_teardowns)"
+}
+
+# check_vms WHERE PIDS: the daemon's VMs are exactly those of the VMMs PIDS
+# ("none": no VM), in the status document and in /metrics
+# (tdpwatch_vm_info): a kernel thread or a shell that changed SPTEs is no VM.
+check_vms() {
+  local want got_json got_metrics t=0
+  want=$(echo "$2" | tr ' ' '\n' | grep -v '^none$' | sort -n | tr '\n' ',')
+  while :; do
+    got_json=$(grep -oE '^ *\{"vm": [0-9]+, "tgid": [0-9]+' $STATUS | sed 's/.*"tgid": //' |
+      sort -n | tr '\n' ',')
+    got_metrics=$(metrics | sed -n 's/^tdpwatch_vm_info{.*pid="\([0-9]*\)".*/\1/p' | sort -n |
+      tr '\n' ',')
+    [ "$want" = "$got_json" ] && [ "$want" = "$got_metrics" ] && break
+    t=$((t + 1))
+    [ $t -ge 25 ] && break
+    sleep 0.2
+  done
+  check "$1" model_vm_pids "${want:-none}" "${got_json:-none}"
+  check "$1" metrics_vm_pids "${want:-none}" "${got_metrics:-none}"
+}
+
+# check_unattributed WHERE MUST_SEE: SPTE changes of tasks that are no VMM.
+# Plans with the VM-context hooks attribute every one of them (0); the
+# tracepoint plan counts them, and with MUST_SEE=1 (a foreign change that
+# surely happened) must have counted some, in the status document and in
+# /metrics (tdpwatch_unattributed_events_total).
+check_unattributed() {
+  local n m t=0
+  while :; do
+    n=$(jget "$(grep '"probes": {' $STATUS)" unattributed_events)
+    m=$(metrics | awk '/^tdpwatch_unattributed_events_total\{/ { n += $NF } END { printf "%d\n", n }')
+    if [ "$n" = "$m" ]; then
+      [ "$PLAN" != tp ] || [ "$2" != 1 ] || [ "$n" -gt 0 ] 2>/dev/null && break
+    fi
+    t=$((t + 1))
+    [ $t -ge 25 ] && break
+    sleep 0.2
+  done
+  if [ "$PLAN" = tp ]; then
+    log "$1: unattributed SPTE events $n (metrics $m): $(grep -o '"unattributed_by_cause": {[^}]*}' $STATUS)"
+    if [ "$2" = 1 ]; then
+      if [ "$n" -gt 0 ] 2>/dev/null; then check "$1" unattributed_counted yes yes; else check "$1" unattributed_counted yes "$n"; fi
+    fi
+    check "$1" metrics:unattributed_events "$n" "$m"
+  else
+    check "$1" unattributed_events 0 "$n"
+    check "$1" metrics:unattributed_events 0 "$m"
+  fi
 }
 
 # wait_destroyed N: until the daemon has torn down N VMs (status document).

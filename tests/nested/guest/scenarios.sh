@@ -117,6 +117,197 @@ sc_dirty() {
   daemon_stop
 }
 
+# ---- Foreign contexts: SPTE changes made by tasks that are not the VMM ----
+# Each runs one VM, makes the kernel change its mappings from another task
+# (a shell, kcompactd/the writer of compact_memory, khugepaged, ksmd, memcg
+# reclaim), and checks at every quiescent point that the figures equal the
+# kernel's, that no task other than the VMM became a VM (check_vms), and how
+# the changes were attributed (check_unattributed).
+
+# foreign_end NAME TGID: teardown of a foreign-context scenario's VM.
+foreign_end() {
+  vmm_stop "$1"
+  wait_destroyed 1
+  check_vms teardown none
+  check_sec teardown
+  check_probes teardown
+  daemon_stop
+}
+
+# softdirty: another process writes 4 to the VMM's clear_refs (as CRIU and
+# memory trackers do): the soft-dirty walk invalidates the whole address
+# space and KVM zaps every leaf from that process.  Then the guest touches
+# its pages again.
+sc_softdirty() {
+  daemon_start "$PLAN" || return
+  vmm_start sd --mem-mib 64 --touch-pages 16383 --thp --steps touch || { daemon_stop; return; }
+  local dir=$VMM_DIRS tgid=${VMM_DIRS%-*} k
+  check_vm touched "$tgid" "$dir"
+  sh -c "echo 4 >/proc/$tgid/clear_refs" || fail "cannot write /proc/$tgid/clear_refs"
+  k=$(kernel_figures "$dir")
+  [ "${k%% *}" -lt 8000 ] || fail "premise: clear_refs left the kernel's leaves at '$k'"
+  check_vm cleared "$tgid" "$dir"
+  check_vms cleared "$tgid"
+  check_unattributed cleared 1
+  vmm_step sd touch
+  check_vm retouched "$tgid" "$dir"
+  check_sec retouched
+  foreign_end sd
+}
+
+# compact: echo 1 >/proc/sys/vm/compact_memory migrates movable pages,
+# guest memory among them, from the writer's context (KVM unmaps the moved
+# pages through the mmu notifier).
+sc_compact() {
+  daemon_start "$PLAN" || return
+  vmm_start cp --mem-mib 128 --touch-pages 32767 --thp || { daemon_stop; return; }
+  local dir=$VMM_DIRS tgid=${VMM_DIRS%-*} m0 m1
+  check_vm touched "$tgid" "$dir"
+  m0=$(awk '/^pgmigrate_success/ {print $2}' /proc/vmstat)
+  echo 1 >/proc/sys/vm/compact_memory
+  m1=$(awk '/^pgmigrate_success/ {print $2}' /proc/vmstat)
+  log "compaction migrated $((m1 - m0)) pages"
+  check_vm compacted "$tgid" "$dir"
+  check_vms compacted "$tgid"
+  check_unattributed compacted 0
+  check_sec compacted
+  foreign_end cp
+}
+
+# khugepaged: the 4K-backed half becomes MADV_HUGEPAGE; khugepaged collapses
+# its 2 MiB ranges (KVM zaps their 4K leaves from khugepaged), then the guest
+# touches its pages again and faults 2M leaves in.
+sc_khugepaged() {
+  local kh=/sys/kernel/mm/transparent_hugepage/khugepaged sleep0 alloc0 scan0 t=0 k4 before
+  sleep0=$(cat $kh/scan_sleep_millisecs) alloc0=$(cat $kh/alloc_sleep_millisecs)
+  scan0=$(cat $kh/pages_to_scan)
+  echo 50 >$kh/scan_sleep_millisecs
+  echo 50 >$kh/alloc_sleep_millisecs
+  echo 8192 >$kh/pages_to_scan
+  if daemon_start "$PLAN" &&
+    vmm_start kh --mem-mib 64 --touch-pages 16383 --thp --steps madvise-huge,touch; then
+    local dir=$VMM_DIRS tgid=${VMM_DIRS%-*}
+    check_vm touched "$tgid" "$dir"
+    before=$(cat /sys/kernel/debug/kvm/$dir/pages_4k)
+    vmm_step kh madvise-huge
+    # Until khugepaged has collapsed (nearly) all of the 4K half: 16 ranges.
+    while :; do
+      k4=$(cat /sys/kernel/debug/kvm/$dir/pages_4k)
+      [ "$k4" -lt $((before - 15 * 512)) ] && break
+      t=$((t + 1))
+      [ $t -ge 150 ] && break
+      sleep 0.2
+    done
+    log "khugepaged: pages_4k $before -> $k4, full_scans $(cat $kh/full_scans)"
+    [ "$k4" -lt "$before" ] || fail "premise: khugepaged collapsed nothing (pages_4k $before -> $k4)"
+    check_vm collapsed "$tgid" "$dir"
+    check_vms collapsed "$tgid"
+    check_unattributed collapsed 0
+    vmm_step kh touch
+    check_vm retouched "$tgid" "$dir"
+    check_sec retouched
+    foreign_end kh
+  else
+    daemon_stop
+  fi
+  echo "$sleep0" >$kh/scan_sleep_millisecs
+  echo "$alloc0" >$kh/alloc_sleep_millisecs
+  echo "$scan0" >$kh/pages_to_scan
+}
+
+# ksm: the guest's touched pages are identical; MADV_MERGEABLE and ksmd
+# merges them (write-protecting them: KVM zaps or, on 6.1, change_pte
+# remaps from ksmd), then `echo 2 >run` unmerges them all from the writer's
+# context (a COW break per page), then the guest touches its pages again.
+sc_ksm() {
+  local ksm=/sys/kernel/mm/ksm scan0 sleep0 t=0 shared
+  scan0=$(cat $ksm/pages_to_scan) sleep0=$(cat $ksm/sleep_millisecs)
+  echo 4000 >$ksm/pages_to_scan
+  echo 20 >$ksm/sleep_millisecs
+  if daemon_start "$PLAN" && vmm_start ks --mem-mib 64 --touch-pages 16383 --thp --steps mergeable,touch; then
+    local dir=$VMM_DIRS tgid=${VMM_DIRS%-*}
+    check_vm touched "$tgid" "$dir"
+    echo 1 >$ksm/run
+    vmm_step ks mergeable
+    # Until ksmd merged pages and has done two more full scans.
+    while :; do
+      shared=$(cat $ksm/pages_sharing)
+      [ "$shared" -gt 1000 ] && break
+      t=$((t + 1))
+      [ $t -ge 300 ] && break
+      sleep 0.2
+    done
+    log "ksm: pages_sharing $shared pages_shared $(cat $ksm/pages_shared) full_scans $(cat $ksm/full_scans)"
+    [ "$shared" -gt 0 ] || fail "premise: ksmd merged nothing"
+    echo 0 >$ksm/run  # stop merging: the point is quiescent
+    check_vm merged "$tgid" "$dir"
+    check_vms merged "$tgid"
+    echo 2 >$ksm/run  # unmerge every page, from this shell
+    log "ksm: after unmerge pages_sharing $(cat $ksm/pages_sharing)"
+    check_vm unmerged "$tgid" "$dir"
+    check_vms unmerged "$tgid"
+    check_unattributed unmerged 0
+    vmm_step ks touch
+    check_vm retouched "$tgid" "$dir"
+    check_sec retouched
+    foreign_end ks
+  else
+    daemon_stop
+  fi
+  echo 0 >$ksm/run
+  echo "$scan0" >$ksm/pages_to_scan
+  echo "$sleep0" >$ksm/sleep_millisecs
+}
+
+# zram_swap_on: a 256 MiB zram swap device (modules from /lib/tdpw/extra).
+zram_swap_on() {
+  local m
+  if [ ! -e /sys/block/zram0 ]; then
+    [ -f /lib/tdpw/extra.load ] || { fail "no zram module in the initramfs"; return 1; }
+    while read -r m; do
+      insmod "/lib/tdpw/extra/$m" || { fail "insmod $m failed"; return 1; }
+    done </lib/tdpw/extra.load
+  fi
+  echo 256M >/sys/block/zram0/disksize || { fail "zram0 disksize"; return 1; }
+  mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || { fail "swapon /dev/zram0"; return 1; }
+}
+
+zram_swap_off() {
+  swapoff /dev/zram0 2>/dev/null
+  echo 1 >/sys/block/zram0/reset 2>/dev/null
+}
+
+# reclaim: the VMM runs in its own memory cgroup; memory.reclaim, written by
+# this shell, pushes guest pages out to zram swap (KVM ages and unmaps them
+# from the writer's context), then the guest touches them again (swap-in).
+sc_reclaim() {
+  local cg=/sys/fs/cgroup swap
+  zram_swap_on || return
+  grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg || { fail "cannot mount cgroup2"; zram_swap_off; return; }
+  echo +memory >$cg/cgroup.subtree_control
+  mkdir -p $cg/tdpw
+  if daemon_start "$PLAN" &&
+    VMM_CGROUP=$cg/tdpw vmm_start rc --mem-mib 64 --touch-pages 16383 --thp --steps touch; then
+    local dir=$VMM_DIRS tgid=${VMM_DIRS%-*}
+    check_vm touched "$tgid" "$dir"
+    echo 48M >$cg/tdpw/memory.reclaim 2>/dev/null  # EAGAIN when short of it: fine
+    swap=$(awk '/^SwapTotal/ {t = $2} /^SwapFree/ {f = $2} END {print t - f}' /proc/meminfo)
+    log "reclaim: swap used ${swap} kB, memcg $(grep -E '^(anon|swapcached) ' $cg/tdpw/memory.stat | tr '\n' ' ')"
+    [ "$swap" -gt 0 ] || fail "premise: memory.reclaim swapped nothing out"
+    check_vm reclaimed "$tgid" "$dir"
+    check_vms reclaimed "$tgid"
+    check_unattributed reclaimed 0
+    check_sec reclaimed
+    vmm_step rc touch
+    check_vm swapped-in "$tgid" "$dir"
+    foreign_end rc
+  else
+    daemon_stop
+  fi
+  rmdir $cg/tdpw 2>/dev/null
+  zram_swap_off
+}
+
 # fixture: a small VM (8 MiB, THP half) recorded with --record, dumped to
 # the console for tests/nested/fixtures/ (run-nested.sh --fixtures DIR).
 sc_fixture() {
