@@ -92,8 +92,8 @@ int run_check(const CheckOptions& o) {
     plan = loaded->plan;
   }  // detached here
   std::printf("detached %zu programs\n", attached);
-  std::printf("ok: tdpwatch can run here (%zu of %zu hooks served, VM lifecycle from %s)\n",
-              plan.served_count(), plan.hooks.size(),
+  std::printf("ok: tdpwatch can run here (%zu of %zu needed hooks served, VM lifecycle from %s)\n",
+              plan.served_count(), plan.needed_count(),
               plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents");
   for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
   if (!host->kvm_ready()) {

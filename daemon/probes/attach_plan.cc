@@ -77,6 +77,11 @@ std::size_t AttachPlan::served_count() const {
       std::count_if(hooks.begin(), hooks.end(), [](const HookPlan& h) { return h.chosen; }));
 }
 
+std::size_t AttachPlan::needed_count() const {
+  return static_cast<std::size_t>(std::count_if(
+      hooks.begin(), hooks.end(), [](const HookPlan& h) { return h.not_needed.empty(); }));
+}
+
 Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& switches) {
   AttachPlan plan;
   plan.kernel = report.kernel;
@@ -198,7 +203,8 @@ std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
       "\nmodel: structure_from_spte=" + std::string(json::boolean(plan.model.structure_from_spte)) +
       " nx_untrack_events=" + json::boolean(plan.model.nx_untrack_events) + "; VM lifecycle from " +
       lifecycle_name(plan.lifecycle) + "; " + std::to_string(plan.served_count()) + "/" +
-      std::to_string(plan.hooks.size()) + " hooks served\n";
+      std::to_string(plan.needed_count()) + " hooks served (" +
+      std::to_string(plan.hooks.size() - plan.needed_count()) + " not needed on this kernel)\n";
   for (const std::string& w : plan.warnings) out += "warning: " + w + "\n";
   return out;
 }
@@ -241,7 +247,8 @@ std::string render_json(const ProbeReport& report, const AttachPlan& plan) {
          ", \"nx_untrack_events\": " + json::boolean(plan.model.nx_untrack_events) +
          ", \"foreign_sptes_attributed\": " + json::boolean(plan.foreign_sptes_attributed) +
          "},\n  \"vm_lifecycle\": " + quote(lifecycle_name(plan.lifecycle)) +
-         ",\n  \"hooks_served\": " + std::to_string(plan.served_count()) + ",\n  \"warnings\": [" +
+         ",\n  \"hooks_served\": " + std::to_string(plan.served_count()) +
+         ",\n  \"hooks_needed\": " + std::to_string(plan.needed_count()) + ",\n  \"warnings\": [" +
          warnings + "]\n}\n";
   return out;
 }

@@ -66,6 +66,8 @@ struct AttachPlan {
   const HookPlan& at(Hook hook) const;
   bool served(Hook hook) const { return at(hook).chosen.has_value(); }
   std::size_t served_count() const;
+  // Hooks this kernel needs (all but those whose path it lacks: not_needed).
+  std::size_t needed_count() const;
 };
 
 // Chooses per hook.  With switches.strict, any hook left without a variant is

@@ -71,11 +71,11 @@ void log_plan(const probes::AttachPlan& plan) {
   for (const probes::HookPlan& hp : plan.hooks) spdlog::info("plan: {}", probes::describe(hp));
   spdlog::info(
       "plan: kernel era {}, model structure_from_spte={} nx_untrack_events={}, VM lifecycle "
-      "from {}; {}/{} hooks served",
+      "from {}; {}/{} hooks served ({} not needed on this kernel)",
       probes::era_name(plan.kernel.era), plan.model.structure_from_spte,
       plan.model.nx_untrack_events,
       plan.lifecycle == probes::Lifecycle::kHooks ? "hooks" : "KVM uevents", plan.served_count(),
-      plan.hooks.size());
+      plan.needed_count(), plan.hooks.size() - plan.needed_count());
   for (const std::string& w : plan.warnings) spdlog::warn("plan: {}", w);
 }
 

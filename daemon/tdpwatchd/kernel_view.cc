@@ -61,9 +61,7 @@ reconcile::KernelView KernelViewGatherer::gather(const KernelSources& src,
   const auto per_tgid = src.model_vms_per_tgid.find(v.tgid);
   const bool alone = per_tgid != src.model_vms_per_tgid.end() && per_tgid->second == 1;
   const bool kvm_key = TDPW_VM_KEY_IS_KVM_PTR(v.vm);
-  if (src.truth != nullptr && src.truth->count(v.vm) != 0) {
-    from_truth(src.truth->at(v.vm), "probes", k);
-  } else if (kvm_key) {
+  if (kvm_key) {
     const auto it = std::find_if(src.iterated.begin(), src.iterated.end(),
                                  [&](const probes::IteratedVm& i) { return i.kvm == v.vm; });
     if (it != src.iterated.end()) from_truth(it->truth, "vm_iterator", k);
@@ -79,6 +77,12 @@ reconcile::KernelView KernelViewGatherer::gather(const KernelSources& src,
       }
     }
     if (sum) from_truth(*sum, "vm_iterator", k);
+  }
+  // The probes' map is as old as the VM's last event with a struct kvm: a
+  // table zapped since (a huge page collapse, a fault replacing tables with
+  // a huge leaf) is still in it.  Only when the iterator has nothing.
+  if (k.structure_source.empty() && src.truth != nullptr && src.truth->count(v.vm) != 0) {
+    from_truth(src.truth->at(v.vm), "probes", k);
   }
   if (const auto d = src.debugfs.find(v.tgid);
       alone && d != src.debugfs.end() && (d->second.size() == 1 || !kvm_key)) {

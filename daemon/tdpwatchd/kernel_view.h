@@ -6,11 +6,12 @@
 // Per figure, the first source that has it wins:
 //  structure (tdp_mmu_pages, n_used_mmu_pages, the possible-NX lists) and
 //  leaves (stat.pages[], stat.nx_lpage_splits):
-//   1. the probes' kernel_truth map (struct kvm read in a hook);
-//   2. the VM truth iterator (probes::VmTruthIter), matched by struct kvm *;
-//      for VMs keyed by tgid (tracepoint-only plans) the model's VM stands
-//      for every VM of the process, so the process's VMs are summed (only
-//      when the process has one model VM);
+//   1. the VM truth iterator (probes::VmTruthIter), read at this tick,
+//      matched by struct kvm *; for VMs keyed by tgid (tracepoint-only
+//      plans) the model's VM stands for every VM of the process, so the
+//      process's VMs are summed (only when the process has one model VM);
+//   2. the probes' kernel_truth map (struct kvm read in a hook: as old as
+//      the VM's last such event, so only where the iterator has nothing);
 //  leaves only:
 //   3. debugfs pages_4k/2m/1g and nx_lpage_splits: the VM's directory when
 //      the process has one model VM and one directory, or the sum of its

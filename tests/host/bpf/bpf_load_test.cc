@@ -283,6 +283,47 @@ TEST(BpfHost, KprobeVariantsPassTheVerifier) {
   EXPECT_EQ(tdpwatch_bpf__load(skel.get()), 0) << std::strerror(errno);
 }
 
+// The SPTE handler's VM key, run with BPF_PROG_TEST_RUN on this very thread:
+// its tgid with no context; the VM of a VM-context hook this thread is in
+// (thread_vm, set by the hooks' entry programs, which cannot attach here:
+// written directly); never another thread's context; the tgid again once the
+// context is left.  bpf/handlers/vm.bpf.h, tdpw_spte_vm_key().
+TEST(BpfHost, SpteChangesGoToTheVmContextOfTheirThread) {
+  ASSERT_EQ(geteuid(), 0u) << "BPF host tests need root";
+  Skel skel = open_with({"spte_changed__raw_tp"});
+  ASSERT_TRUE(skel);
+  ASSERT_EQ(tdpwatch_bpf__load(skel.get()), 0) << std::strerror(errno);
+  Drained drained;
+  Ring rb(ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &drained, nullptr));
+  ASSERT_TRUE(rb);
+  const int prog = bpf_program__fd(skel->progs.spte_changed__raw_tp);
+  // (as_id, gfn, level, old_spte, new_spte): a present 4K leaf zapped.
+  std::uint64_t args[5] = {0, 0x1234, 1, 0x800000012345007ull, 0};
+  auto run_once = [&]() -> std::uint64_t {
+    drained.events.clear();
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof args);
+    EXPECT_EQ(bpf_prog_test_run_opts(prog, &opts), 0) << std::strerror(errno);
+    EXPECT_GE(ring_buffer__consume(rb.get()), 0);
+    return drained.events.size() == 1 ? drained.events[0].vm : 0;
+  };
+  const auto tgid = static_cast<std::uint64_t>(::getpid());
+  const auto tid = static_cast<__u32>(::gettid());
+  const std::uint64_t vm = 0xffff888012340000ull;  // a struct kvm *
+  EXPECT_EQ(run_once(), tgid) << "no context: the current tgid";
+
+  const __u32 other = tid + 1;
+  ASSERT_EQ(bpf_map__update_elem(skel->maps.thread_vm, &other, sizeof other, &vm, sizeof vm, 0), 0);
+  skel->bss->threads_in_vm_context = 1;
+  EXPECT_EQ(run_once(), tgid) << "another thread's context is not ours";
+
+  ASSERT_EQ(bpf_map__update_elem(skel->maps.thread_vm, &tid, sizeof tid, &vm, sizeof vm, 0), 0);
+  skel->bss->threads_in_vm_context = 2;
+  EXPECT_EQ(run_once(), vm) << "inside a VM-context hook: that VM";
+
+  skel->bss->threads_in_vm_context = 0;  // every context left: not even looked up
+  EXPECT_EQ(run_once(), tgid);
+}
+
 // docs/kernel-eras.md §4: fentry/fexit programs are refused with EPERM on
 // this host.  This documents it; should the host start allowing them the
 // test says so (skipped, with the reason) instead of failing.

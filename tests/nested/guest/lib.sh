@@ -211,15 +211,17 @@ kernel_figures() {
   echo "$(cat $d/pages_4k) $(cat $d/pages_2m) $(cat $d/pages_1g) $(cat $d/nx_lpage_splits)"
 }
 
-# The probes' own kernel_truth entry of the VM of tgid $1: tdp_mmu_pages
-# (6.2-6.14 atomic; -1 when the kernel has none to read, e.g. 6.1's list), or "none".
+# The kernel's tdp_mmu_pages of the VM of tgid $1 (6.2-6.14 keep the atomic;
+# -1 or "none" when the kernel has none to read, e.g. 6.1's list), as the
+# daemon's VM iterator read it at its last tick (the status document's
+# "kernel" view of the VM: a fresh read of struct kvm, not the probes'
+# kernel_truth map, which only hooks with a struct kvm refresh).
 truth_tdp_mmu_pages() {
-  command -v bpftool >/dev/null || { echo none; return; }
-  bpftool -j map dump name kernel_truth 2>/dev/null | awk -v tgid="$1" '{
-    gsub(/\},\{/, "}\n{"); n = split($0, recs, "\n")
-    for (r = 1; r <= n; r++) if (recs[r] ~ ("\"tgid\":" tgid "[,}]")) {
-      if (match(recs[r], /"tdp_mmu_pages":-?[0-9]+/)) { print substr(recs[r], RSTART + 16, RLENGTH - 16); exit }
-    } print "none" }'
+  local l
+  l=$(model_line "$1")
+  case $l in *'"kernel": {'*) ;; *) echo none; return ;; esac
+  l=${l#*\"kernel\": \{}
+  case $l in '"tdp_pages": null'*) echo none ;; *) jget "{$l" tdp_pages ;; esac
 }
 
 # check_vm WHERE TGID DIR: at a quiescent point, the daemon's figures of one
@@ -277,12 +279,12 @@ check_vm() {
   local tr
   tr=$(truth_tdp_mmu_pages "$tgid")
   case $tr in
-    none | -1) log "$where: probes' kernel_truth.tdp_mmu_pages unavailable ($tr); model tdp_pages=$1" ;;
-    *) check "$where" kernel_truth.tdp_mmu_pages "$tr" "$1" ;;
+    none | -1) log "$where: kernel tdp_mmu_pages unavailable ($tr); model tdp_pages=$1" ;;
+    *) check "$where" kernel.tdp_mmu_pages "$tr" "$1" ;;
   esac
   case $tr in
     none | -1) check_metrics "$where" "$tgid" "$k4" "$k2m" "$k1g" "$knx" "$1" model "$8" ;;
-    *) check_metrics "$where" "$tgid" "$k4" "$k2m" "$k1g" "$knx" "$tr" kernel_truth "$8" ;;
+    *) check_metrics "$where" "$tgid" "$k4" "$k2m" "$k1g" "$knx" "$tr" kernel "$8" ;;
   esac
   echo "TDPW-FIG $CTX $where tgid=$tgid debugfs=$dir kernel[4k 2m 1g nx]=$k model[tdp 4k 2m 1g nxS nxT shadow roots incons implicit bpf_tdp]=$m"
 }
@@ -360,6 +362,8 @@ check_metrics() {
   fi
   # shellcheck disable=SC2086
   set -- $x
+  [ "$1 $2 $3" = "$k4 $k2m $k1g" ] ||
+    metrics | grep -E "^tdpwatch_vm_(leaf_mappings|info)\{.*pid=\"$tgid\"" | sed "s|^|TDPW-METRICS $CTX $where |"
   check "$where" metrics:leaf_mappings_4k "$k4" "$1"
   check "$where" metrics:leaf_mappings_2m "$k2m" "$2"
   check "$where" metrics:leaf_mappings_1g "$k1g" "$3"

@@ -48,29 +48,33 @@ KernelViewGatherer gatherer() {
   return KernelViewGatherer(p);
 }
 
-TEST(KernelView, ProbesMapWinsOverTheIteratorAndDebugfsFillsOnlyWhatIsMissing) {
+// The iterator reads struct kvm at this tick; the probes' map only at the
+// VM's last event with a struct kvm (stale after a huge page collapse that
+// only tracepoints saw): iterator first, the map where the iterator has
+// nothing, debugfs for what both lack.
+TEST(KernelView, IteratorWinsOverTheProbesMapAndDebugfsFillsOnlyWhatIsMissing) {
   std::map<std::uint64_t, tdpw_kernel_truth> map{{kKvm, truth(7, 100)}};
-  map[kKvm].pages_2m = TDPW_TRUTH_ABSENT;
   const truth::VmStats d = stats(42, 9, 555, 3);
   KernelSources src;
   src.truth = &map;
   src.iterated = {{kKvm, 42, truth(99, 999)}};
+  src.iterated[0].truth.pages_2m = TDPW_TRUTH_ABSENT;
   src.debugfs[42] = {&d};
   src.model_vms_per_tgid[42] = 1;
   auto g = gatherer();
   const reconcile::KernelView k = g.gather(src, vm(kKvm, 42));
-  EXPECT_EQ(k.tdp_pages, 7);
-  EXPECT_EQ(k.leaf_pages[0], 100);  // the probes' read, not debugfs's 555
+  EXPECT_EQ(k.tdp_pages, 99);
+  EXPECT_EQ(k.leaf_pages[0], 999);  // the iterator's read, not debugfs's 555
   EXPECT_EQ(k.leaf_pages[1], 0);    // absent there: debugfs
   EXPECT_EQ(k.nx_lpage_splits, 3);  // absent there: debugfs
-  EXPECT_EQ(k.structure_source, "probes");
-  EXPECT_EQ(k.leaf_source, "probes");
+  EXPECT_EQ(k.structure_source, "vm_iterator");
+  EXPECT_EQ(k.leaf_source, "vm_iterator");
   EXPECT_TRUE(k.leaves_comparable);
 
-  src.truth = nullptr;  // no hook read it: the iterator
-  const reconcile::KernelView i = g.gather(src, vm(kKvm, 42));
-  EXPECT_EQ(i.tdp_pages, 99);
-  EXPECT_EQ(i.structure_source, "vm_iterator");
+  src.iterated.clear();  // no iterator (it failed to load): the probes' map
+  const reconcile::KernelView p = g.gather(src, vm(kKvm, 42));
+  EXPECT_EQ(p.tdp_pages, 7);
+  EXPECT_EQ(p.structure_source, "probes");
 }
 
 TEST(KernelView, ATgidKeyStandsForEveryVmOfItsProcess) {
