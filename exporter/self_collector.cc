@@ -44,6 +44,14 @@ class SelfCollector final : public Collector {
     counter(out, "tdpwatch_events_malformed_total",
             "Ring buffer samples of the wrong size (an ABI mismatch), dropped")
         .add(num(s.events_malformed));
+    if (!s.lifecycle.empty()) {
+      gauge(out, "tdpwatch_probe_foreign_sptes_attributed",
+            "1 when every VM-context hook is attached (or not needed on this kernel): SPTE "
+            "changes made outside a VM's threads (reclaim, compaction, khugepaged, KSM, "
+            "soft-dirty) reach their VM; 0: they are counted in "
+            "tdpwatch_unattributed_events_total and leaf figures come from the kernel")
+          .add(s.foreign_sptes_attributed ? 1 : 0);
+    }
     if (!s.unattributed_events_by_cause.empty()) {
       auto unattributed = counter(
           out, "tdpwatch_unattributed_events_total",
