@@ -388,7 +388,7 @@ check_probes() {
 # (tdpwatch_vm_info): a kernel thread or a shell that changed SPTEs is no VM.
 check_vms() {
   local want got_json got_metrics t=0
-  want=$(echo "$2" | tr ' ' '\n' | grep -v '^none$' | sort -n | tr '\n' ',')
+  want=$(echo "$2" | tr ' ' '\n' | grep -vE '^(none)?$' | sort -n | tr '\n' ',')
   while :; do
     got_json=$(grep -oE '^ *\{"vm": [0-9]+, "tgid": [0-9]+' $STATUS | sed 's/.*"tgid": //' |
       sort -n | tr '\n' ',')
