@@ -17,6 +17,17 @@ std::int64_t n(const ojson& vm, const char* ptr) {
 }
 
 // The largest |drift| over the figures the kernel exposes; "-" with none.
+// Both possible-NX lists, or "-" when the daemon cannot tell (null).
+std::string nx_total(const ojson& vm) {
+  const ojson::json_pointer shadow("/model/possible_nx_huge_pages/shadow");
+  const ojson::json_pointer tdp("/model/possible_nx_huge_pages/tdp");
+  if (!vm.contains(shadow) || !vm[shadow].is_number() || !vm.contains(tdp) ||
+      !vm[tdp].is_number()) {
+    return "-";
+  }
+  return std::to_string(vm[shadow].get<std::int64_t>() + vm[tdp].get<std::int64_t>());
+}
+
 std::string max_drift(const ojson& vm) {
   std::optional<std::int64_t> worst;
   for (const char* ptr :
@@ -92,8 +103,7 @@ std::string render_list(const ojson& vms, const std::map<std::int64_t, Rates>* r
         std::to_string(n(vm, "/model/roots/valid") + n(vm, "/model/roots/invalid")),
         cell(vm, "/model/shadow_pages"),
         cell(vm, "/kernel/shadow_pages"),
-        std::to_string(n(vm, "/model/possible_nx_huge_pages/shadow") +
-                       n(vm, "/model/possible_nx_huge_pages/tdp")),
+        nx_total(vm),
         cell(vm, "/model/leaf_mappings/4k"),
         cell(vm, "/model/leaf_mappings/2m"),
         cell(vm, "/model/leaf_mappings/1g"),

@@ -120,7 +120,19 @@ std::string render_snapshot(const ojson& s) {
           "/drift/leaf_mappings/1g");
   figures(t, s, "nx_lpage_splits", nullptr, "/kernel/nx_lpage_splits", nullptr);
   figures(t, s, "page-table pages", "/model/page_table_pages", nullptr, nullptr);
-  out += t.render() + "\n";
+  out += t.render();
+  // Where the daemon's plan cannot follow a figure it shows the kernel's.
+  for (const auto& [what, ptr] : {std::pair{"leaf mappings", "/model/figure_sources/leaf_mappings"},
+                                  std::pair{"nx huge pages", "/model/figure_sources/possible_nx_huge_pages"}}) {
+    const ojson::json_pointer p(ptr);
+    const std::string src = s.contains(p) && s[p].is_string() ? s[p].get<std::string>() : "model";
+    if (src == "kernel") {
+      out += std::string("(") + what + ": the kernel's figures; this daemon's plan cannot follow them)\n";
+    } else if (src == "unknown") {
+      out += std::string("(") + what + ": unknown; neither this daemon's plan nor the kernel can tell)\n";
+    }
+  }
+  out += "\n";
 
   Table levels({{"TDP PAGES"},
                 {"L1", Align::kRight},

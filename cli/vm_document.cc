@@ -56,6 +56,12 @@ ojson model_part(const json& m) {
   out["leaf_mappings"] = {{"4k", num(m, "/leaf_mappings/4k")},
                           {"2m", num(m, "/leaf_mappings/2m")},
                           {"1g", num(m, "/leaf_mappings/1g")}};
+  // "model", or "kernel" where the daemon's plan takes the figure from the
+  // kernel ("unknown": null above); older daemons do not say: "model".
+  out["figure_sources"] = {
+      {"leaf_mappings", m.value(json::json_pointer("/figure_sources/leaf_mappings"), "model")},
+      {"possible_nx_huge_pages",
+       m.value(json::json_pointer("/figure_sources/possible_nx_huge_pages"), "model")}};
   out["shadow_pages"] = num(m, "/shadow_pages");
   // core::VmCounts::page_table_pages(), as the daemon computed it.
   out["page_table_pages"] = num(m, "/page_table_pages");

@@ -32,8 +32,13 @@ std::string identity_json(const VmIdentity& id) {
          ", \"debugfs\": " + quote(id.debugfs);
 }
 
-std::string model_json(const core::VmSnapshot& s) {
+// The model's figures; those the plan takes from the kernel say so in
+// "figure_sources", and those nobody can tell are null (VmReconcile).
+std::string model_json(const core::VmSnapshot& s, const VmReconcile& r) {
   const core::VmCounts& c = s.counts;
+  const auto shown = [](bool known, std::int64_t v) { return known ? n(v) : std::string("null"); };
+  const bool nx_known = r.nx_source != "unknown";
+  const bool leaves_known = r.leaf_source != "unknown";
   std::string tdp = "[";
   for (int as = 0; as < core::kNrAddressSpaces; ++as) {
     tdp += as == 0 ? "[" : ", [";
@@ -50,10 +55,14 @@ std::string model_json(const core::VmSnapshot& s) {
   }
   return "{\"tdp_pages\": " + tdp + ", \"tdp_pages_total\": " + n(c.tdp_pages_total()) +
          ", \"roots_valid\": " + n(c.roots_valid) + ", \"roots_invalid\": " + n(c.roots_invalid) +
-         ", \"possible_nx_huge_pages\": {\"shadow\": " + n(c.possible_nx_huge_pages[0]) +
-         ", \"tdp\": " + n(c.possible_nx_huge_pages[1]) +
-         "}, \"leaf_mappings\": {\"4k\": " + n(c.leaf_pages[0]) +
-         ", \"2m\": " + n(c.leaf_pages[1]) + ", \"1g\": " + n(c.leaf_pages[2]) +
+         ", \"possible_nx_huge_pages\": {\"shadow\": " +
+         shown(nx_known, c.possible_nx_huge_pages[0]) +
+         ", \"tdp\": " + shown(nx_known, c.possible_nx_huge_pages[1]) +
+         "}, \"leaf_mappings\": {\"4k\": " + shown(leaves_known, c.leaf_pages[0]) +
+         ", \"2m\": " + shown(leaves_known, c.leaf_pages[1]) +
+         ", \"1g\": " + shown(leaves_known, c.leaf_pages[2]) +
+         "}, \"figure_sources\": {\"leaf_mappings\": " + quote(r.leaf_source) +
+         ", \"possible_nx_huge_pages\": " + quote(r.nx_source) +
          "}, \"shadow_pages\": " + n(c.shadow_pages) +
          ", \"page_table_pages\": " + n(c.page_table_pages()) +
          ", \"counters\": {\"link_sp\": " + u(c.link_sp_total) +
@@ -140,7 +149,7 @@ std::string render_vms_json(const HostSnapshot& s) {
   for (const VmEntry& v : s.vms) {
     out += std::string(first ? "\n  {" : ",\n  {") + identity_json(v.identity) +
            ", \"key\": " + u(v.model.vm) + ", \"implicit\": " + boolean(v.model.implicit) +
-           ",\n   \"model\": " + model_json(v.model) +
+           ",\n   \"model\": " + model_json(v.model, v.reconcile) +
            ",\n   \"kernel\": " + kernel_json(v.kernel) +
            ",\n   \"probe_counters\": " + counters_json(v.counters) +
            ",\n   \"reconcile\": " + reconcile_json(v.reconcile) + "}";
