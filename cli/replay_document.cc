@@ -121,6 +121,8 @@ Outcome<ojson> replay_document(const ReplayOptions& o) {
     out["teardowns"].push_back(teardown_document(r));
   }
   out["inconsistencies"] = counts_document({}, model.global_inconsistencies())["inconsistencies"];
+  // Events of tasks that are no VMM (core::Model::apply): applied to no VM.
+  out["unattributed_events"] = model.unattributed_events();
   return out;
 }
 
@@ -132,7 +134,11 @@ std::string render_replay(const ojson& r) {
       ", root release events " +
       (r["replayed_with"]["root_release_events"].get<bool>() ? "yes" : "no") + "\n" +
       cell(r, "/events") + " events replayed" +
-      (r["complete"].get<bool>() ? "" : " (file damaged: " + cell(r, "/error") + ")") + "\n\n";
+      (r["complete"].get<bool>() ? "" : " (file damaged: " + cell(r, "/error") + ")") +
+      (r.value("unattributed_events", 0u) != 0
+           ? ", " + cell(r, "/unattributed_events") + " of them of tasks that are no VMM (unattributed)"
+           : std::string()) +
+      "\n\n";
   Table vms({{"LIVE VM KEY"},
              {"TGID", Align::kRight},
              {"SINCE"},
