@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/probes/kallsyms.h"
 #include "daemon/probes/libbpf_log.h"
 // The generated skeleton is C: keep our C++ warnings off it.
 #pragma GCC diagnostic push
@@ -69,19 +70,6 @@ Status set_rodata(bpf_object* obj, const char* var, const void* value, std::size
     return {};
   }
   return Error{std::string("BPF object has no knob ") + var};
-}
-
-// The address of page_offset_base from kallsyms (listed only with
-// CONFIG_KALLSYMS_ALL), or 0: the probes then learn PAGE_OFFSET themselves.
-std::uint64_t page_offset_base_address(const std::string& kallsyms) {
-  std::ifstream in(kallsyms);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > 19 && line.compare(line.size() - 17, 17, " page_offset_base") == 0) {
-      return std::strtoull(line.c_str(), nullptr, 16);
-    }
-  }
-  return 0;
 }
 
 bool is_power_of_two(std::uint32_t v) {
@@ -271,6 +259,10 @@ Result<std::array<std::uint64_t, TDPW_STAT_MAX>> LoadedProbes::stats() const {
     for (std::uint64_t v : per_cpu) out[i] += v;
   }
   return out;
+}
+
+std::uint64_t LoadedProbes::learned_page_offset() const {
+  return s_->skel && s_->skel->bss ? s_->skel->bss->learned_page_offset : 0;
 }
 
 void LoadedProbes::forget_vm(std::uint64_t vm) {

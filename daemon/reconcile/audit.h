@@ -1,0 +1,68 @@
+// The audit: the model's TDP MMU structure of one VM against the kernel's,
+// page by page (issue "exact from the first second", part 3).  The kernel's
+// side is a walk of its live tables (probes::VmTablesIter); the model's is
+// core::Model::pages().  Pure logic: unit-tested with hand-written walks.
+//
+// What is compared, each only where the plan can see it:
+//  - non-root TDP tables, by place (as_id, level, gfn) and identity (pfn; a
+//    model page known only by sp matches any kernel table at its place);
+//  - roots, valid and invalid, by count (the model keeps no root list), when
+//    the plan sees roots released;
+//  - the TDP possible-NX list, by place and identity, when the plan sees it.
+// Leaves are not: the kernel keeps their counts (the reconciler compares).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daemon/core/counts.h"
+#include "daemon/core/model.h"
+#include "daemon/probes/walked_vm.h"
+
+namespace tdpwatch::reconcile {
+
+struct AuditedPage {
+  std::string what;  // "table", "nx"
+  int as_id = 0;
+  int level = 0;
+  std::uint64_t gfn = 0;
+  std::uint64_t pfn = 0;  // 0: unknown
+  std::uint64_t sp = 0;   // 0: unknown
+};
+
+struct AuditResult {
+  double time = 0;          // Unix time of the walk
+  std::string walk_status;  // probes::status_text()
+  bool walk_complete = false;
+  std::int64_t kernel_tables = 0, model_tables = 0;
+  std::int64_t kernel_roots_valid = 0, kernel_roots_invalid = 0;
+  std::int64_t model_roots_valid = 0, model_roots_invalid = 0;
+  bool roots_compared = false;
+  std::int64_t kernel_nx = 0, model_nx = 0;
+  bool nx_compared = false;
+  // In the kernel, not in the model; in the model, not in the kernel.  The
+  // totals count all; the lists keep the first kMaxListed of each.
+  std::vector<AuditedPage> missing_from_model, unknown_to_kernel;
+  std::int64_t missing_total = 0, unknown_total = 0;
+
+  static constexpr std::size_t kMaxListed = 64;
+  bool clean() const {
+    return missing_total == 0 && unknown_total == 0 &&
+           (!roots_compared || (kernel_roots_valid == model_roots_valid &&
+                                kernel_roots_invalid == model_roots_invalid));
+  }
+  // "12 tables missing from the model (first: table as_id 0 level 1 gfn 0x200 pfn 0x1234),
+  // roots valid 1/2" or "clean".
+  std::string summary() const;
+};
+
+struct AuditScope {
+  bool roots = true;  // the plan sees roots released (ModelOptions::root_release_events)
+  bool nx = true;     // the plan sees the possible-NX list
+};
+
+AuditResult audit(const std::vector<core::PageView>& model_pages, const core::VmCounts& counts,
+                  const probes::WalkedVm& walk, const AuditScope& scope, double now);
+
+}  // namespace tdpwatch::reconcile
