@@ -180,6 +180,8 @@ static long tdpw_root_step(__u64 i, void *arg)
 	c->rec.flags = (role >> 11) & 1 ? TDPW_TABLE_F_ROOT_INVALID : 0;
 	tdpw_emit(c);
 
+	if (!c->page_offset && c->rec.level >= 2)
+		c->status = TDPW_TABLE_NO_PAGE_OFFSET; /* a root whose tables cannot be read */
 	if (c->rec.pfn && c->rec.level >= 2 && c->rec.level <= TDPW_MAX_DEPTH) {
 		if (tdpw_read_table(c, 0, c->rec.pfn)) {
 			c->st->frames[0].gfn = 0;
@@ -323,7 +325,7 @@ int vm_tables(struct bpf_iter__task_file *ctx)
 	tdpw_emit(&c);
 
 	c.page_offset = tdpw_walk_page_offset();
-	c.status = c.page_offset ? TDPW_TABLE_COMPLETE : TDPW_TABLE_NO_PAGE_OFFSET;
+	c.status = TDPW_TABLE_COMPLETE;
 	c.list_head = (__u64)&kvm->arch.tdp_mmu_roots;
 	if (bpf_probe_read_kernel(&first, sizeof(first), (void *)c.list_head) == 0) {
 		c.node = first;

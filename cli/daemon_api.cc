@@ -49,4 +49,10 @@ Outcome<nlohmann::json> DaemonClient::pages(std::uint64_t key) const {
   return get_json("/api/v1/vms/" + std::to_string(key) + "/pages", std::chrono::seconds(90));
 }
 
+Outcome<nlohmann::json> DaemonClient::audit(std::uint64_t key, bool fresh) const {
+  // A fresh audit waits for the daemon's next quiescent tick (up to its --interval + 5 s).
+  return get_json("/api/v1/vms/" + std::to_string(key) + "/audit" + (fresh ? "?fresh=1" : ""),
+                  std::chrono::seconds(90));
+}
+
 }  // namespace tdpwatch::cli

@@ -26,6 +26,8 @@ class DaemonClient {
 
   Outcome<nlohmann::json> vms() const;
   Outcome<nlohmann::json> pages(std::uint64_t key) const;
+  // GET /api/v1/vms/<key>/audit[?fresh=1] (exporter/audit_api.h).
+  Outcome<nlohmann::json> audit(std::uint64_t key, bool fresh) const;
 
   const std::string& url() const { return url_.text; }
 

@@ -10,11 +10,13 @@ enum ExitCode : int {
   kExitUnreachable = 3,  // no daemon answered at --daemon
   kExitVmNotFound = 4,   // no VM (or more than one) matches the VM argument
   kExitBadFile = 5,      // replay: the file is missing, unreadable or damaged
+  kExitAuditDiffers = 6,  // audit: the model and the kernel's tables differ (or no fresh audit)
 };
 
 // The --help footer listing the codes above.
 inline constexpr const char* kExitCodesHelp =
     "Exit codes: 0 ok; 1 failure (check: tdpwatch cannot run here); 2 usage error; "
-    "3 daemon unreachable; 4 VM not found or ambiguous; 5 bad or damaged recording file.";
+    "3 daemon unreachable; 4 VM not found or ambiguous; 5 bad or damaged recording file; "
+    "6 audit: the model differs from the kernel's tables, or no fresh audit could be made.";
 
 }  // namespace tdpwatch::cli

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/audit_cmd.h"
 #include "cli/check_cmd.h"
 #include "cli/exit_codes.h"
 #include "cli/list_cmd.h"
@@ -41,12 +42,14 @@ int main(int argc, char** argv) {
   tc::RecordOptions record;
   tc::ReplayOptions replay;
   tc::CheckOptions check;
+  tc::AuditOptions audit;
   tc::add_snapshot_command(app, snapshot);
   tc::add_list_command(app, list);
   tc::add_watch_command(app, watch);
   tc::add_record_command(app, record);
   tc::add_replay_command(app, replay);
   tc::add_check_command(app, check);
+  tc::add_audit_command(app, audit);
   for (CLI::App* sub : app.get_subcommands({})) sub->footer(tc::kExitCodesHelp);
 
   try {
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("record")) return tc::run_record(record);
     if (app.got_subcommand("replay")) return tc::run_replay(replay);
     if (app.got_subcommand("check")) return tc::run_check(check);
+    if (app.got_subcommand("audit")) return tc::run_audit(global, audit);
     return tc::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tdpwatch: fatal: %s\n", e.what());

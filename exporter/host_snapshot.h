@@ -73,6 +73,33 @@ struct VmReconcile {
   std::string nx_source = "model";
 };
 
+// One page an audit found on one side only (daemon/reconcile/audit.h).
+struct AuditPage {
+  std::string what;  // "table", "nx"
+  int as_id = 0;
+  int level = 0;
+  std::uint64_t gfn = 0;
+  std::uint64_t pfn = 0;  // 0: unknown
+  std::uint64_t sp = 0;   // 0: unknown
+};
+
+// The last audit of a VM: the model's tables against a walk of the kernel's.
+struct VmAudit {
+  double time = 0;
+  std::string walk_status;
+  bool walk_complete = false;
+  bool clean = false;
+  std::string summary;
+  std::int64_t kernel_tables = 0, model_tables = 0;
+  bool roots_compared = false;
+  std::int64_t kernel_roots_valid = 0, kernel_roots_invalid = 0;
+  std::int64_t model_roots_valid = 0, model_roots_invalid = 0;
+  bool nx_compared = false;
+  std::int64_t kernel_nx = 0, model_nx = 0;
+  std::int64_t missing_total = 0, unknown_total = 0;
+  std::vector<AuditPage> missing_from_model, unknown_to_kernel;  // the first few of each
+};
+
 struct VmEntry {
   VmIdentity identity;
   core::VmSnapshot model;
@@ -83,6 +110,7 @@ struct VmEntry {
   std::vector<core::PageView> tdp_page_list;     // linked non-root TDP pages
   std::vector<core::PageView> shadow_page_list;  // live shadow MMU pages
   VmReconcile reconcile;
+  std::optional<VmAudit> audit;  // none yet (or audits unavailable)
 };
 
 // One hook of the attach plan; variant empty when no variant serves it.

@@ -25,6 +25,31 @@ class ReconcileCollector final : public Collector {
                            "Times a VM's counts were reset from the kernel's figures and the "
                            "lossless counters after lost events");
     std::size_t degraded_vms = 0;
+    bool any_audit = false;
+    for (const VmEntry& v : s.vms) any_audit = any_audit || v.audit.has_value();
+    if (any_audit) {
+      auto when = gauge(out, "tdpwatch_vm_audit_timestamp_seconds",
+                        "When the VM's TDP tables were last audited against a walk of the "
+                        "kernel's live page tables (--audit.interval; tdpwatch audit), Unix time");
+      auto differing = gauge(
+          out, "tdpwatch_vm_audit_differing_pages",
+          "Pages the last audit found on one side only: missing_from_model (the kernel has "
+          "them), unknown_to_kernel (the model has them); 0 and 0: the model is the kernel's, "
+          "page by page");
+      auto complete = gauge(out, "tdpwatch_vm_audit_complete",
+                            "1 when the last audit's walk saw every table (0: it could not, e.g. "
+                            "PAGE_OFFSET unknown; the differing pages are then not exported)");
+      for (const VmEntry& v : s.vms) {
+        if (!v.audit) continue;
+        when.add(vm_labels(v.identity), v.audit->time);
+        complete.add(vm_labels(v.identity), v.audit->walk_complete ? 1 : 0);
+        if (!v.audit->walk_complete) continue;
+        differing.add(vm_labels(v.identity, {{"direction", "missing_from_model"}}),
+                      num(v.audit->missing_total));
+        differing.add(vm_labels(v.identity, {{"direction", "unknown_to_kernel"}}),
+                      num(v.audit->unknown_total));
+      }
+    }
     for (const VmEntry& v : s.vms) {
       const VmReconcile& r = v.reconcile;
       if (r.tracking.empty()) continue;  // not reconciled yet

@@ -31,6 +31,18 @@ class SnapshotStore {
     std::lock_guard lock(mu_);
     return now < pages_until_;
   }
+  // An audit of every VM wanted now (the audit endpoint asks; the event
+  // loop takes the request at its next tick).
+  void request_audit() const {
+    std::lock_guard lock(mu_);
+    audit_requested_ = true;
+  }
+  bool take_audit_request() const {
+    std::lock_guard lock(mu_);
+    const bool wanted = audit_requested_;
+    audit_requested_ = false;
+    return wanted;
+  }
   // nullptr until the first publish.
   std::shared_ptr<const HostSnapshot> current() const {
     std::lock_guard lock(mu_);
@@ -41,6 +53,7 @@ class SnapshotStore {
   mutable std::mutex mu_;
   std::shared_ptr<const HostSnapshot> snapshot_;
   mutable double pages_until_ = 0;
+  mutable bool audit_requested_ = false;
 };
 
 }  // namespace tdpwatch::exporter

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exporter/metrics.h"
+#include "exporter/audit_api.h"
 #include "exporter/pages_api.h"
 #include "exporter/vms_json.h"
 
@@ -32,7 +33,10 @@ std::string landing_page(const std::string& telemetry_path) {
          telemetry_path + "\">" + telemetry_path +
          "</a>: metrics (Prometheus text format)</li>\n<li><a href=\"" + kApiPath + "\">" +
          kApiPath +
-         "</a>: every VM's state (JSON)</li>\n</ul>\n</body></html>\n";
+         "</a>: every VM's state (JSON)</li>\n<li>" + std::string(kApiPath) +
+         "/&lt;key&gt;/pages: one VM's tracked pages (JSON)</li>\n<li>" + std::string(kApiPath) +
+         "/&lt;key&gt;/audit[?fresh=1]: one VM's tables audited against the kernel's (JSON)"
+         "</li>\n</ul>\n</body></html>\n";
 }
 
 // Why binding failed: civetweb only says that it did, so try the same bind
@@ -88,6 +92,15 @@ struct WebServer::Handler final : CivetHandler {
       }
     } else if (const auto key = parse_pages_path(uri)) {
       const ApiReply r = serve_pages(*store, *key, pages_wait_seconds);
+      if (r.status == 200) {
+        reply(conn, "application/json", r.body);
+      } else {
+        mg_send_http_error(conn, r.status, "%s", r.body.c_str());
+      }
+    } else if (const auto audit_key = parse_audit_path(uri)) {
+      const std::string_view query = req->query_string != nullptr ? req->query_string : "";
+      const bool fresh = query.find("fresh=1") != std::string_view::npos;
+      const ApiReply r = serve_audit(*store, *audit_key, fresh, pages_wait_seconds);
       if (r.status == 200) {
         reply(conn, "application/json", r.body);
       } else {

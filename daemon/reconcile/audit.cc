@@ -75,6 +75,7 @@ std::string AuditResult::summary() const {
   if (clean()) return "clean";
   std::string out;
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (!walk_complete) add("incomplete walk (" + walk_status + ")");
   if (missing_total > 0) {
     add(std::to_string(missing_total) + " pages the kernel has are missing from the model (first: " +
         describe(missing_from_model.front()) + ")");

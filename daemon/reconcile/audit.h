@@ -47,8 +47,10 @@ struct AuditResult {
   std::int64_t missing_total = 0, unknown_total = 0;
 
   static constexpr std::size_t kMaxListed = 64;
+  // The model equals the kernel on everything compared, and the walk saw
+  // everything (an incomplete walk proves nothing either way).
   bool clean() const {
-    return missing_total == 0 && unknown_total == 0 &&
+    return walk_complete && missing_total == 0 && unknown_total == 0 &&
            (!roots_compared || (kernel_roots_valid == model_roots_valid &&
                                 kernel_roots_invalid == model_roots_invalid));
   }

@@ -80,6 +80,12 @@ void add_options(CLI::App& app, Options& options) {
                  "figure stable and over at least 2 --interval ticks, to count as real drift")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--audit.interval", options.audit_interval_seconds,
+                 "Seconds between audits of every VM's TDP tables against the kernel's own (a "
+                 "walk of its live page tables, at a tick with no event for the VM); 0: only "
+                 "when asked (tdpwatch audit)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--interval", options.interval_seconds,
                  "Seconds between polls of the kernel's figures and the probes' maps")
       ->check(CLI::Range(0.05, 86400.0))

@@ -42,6 +42,9 @@ struct Options {
   // The reconciler: seconds a model/kernel difference must last, with the
   // kernel's figure stable, to be reported as real drift (and >= 2 ticks).
   double reconcile_grace_seconds = 10.0;
+  // Seconds between audits of each VM's tables against the kernel's (at a
+  // quiescent tick); 0: only on request (tdpwatch audit).
+  double audit_interval_seconds = 60.0;
 
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;

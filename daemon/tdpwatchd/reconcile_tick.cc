@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/probes/kallsyms.h"
+
 namespace tdpwatch::tdpwatchd {
 
 ReconcileTick::PlanReach ReconcileTick::PlanReach::of(const probes::AttachPlan& plan) {
@@ -95,6 +97,102 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   std::optional<std::int64_t> sec;
   if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->sec_page_tables_bytes / 4096);
   rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
+  if (tables_ && (audit_requested_ || (audit_interval_ > 0 && now - last_audit_ >= audit_interval_))) {
+    run_audits(model, loop, names, now);
+  }
+}
+
+void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
+                                  double interval_seconds) {
+  auto t = probes::VmTablesIter::open();
+  if (!t) {
+    spdlog::warn("{}: no audits of the VMs' tables (tdpwatch audit answers 'unavailable')",
+                 t.error().message);
+    return;
+  }
+  tables_.emplace(std::move(*t));
+  probes_ = &probes;
+  page_offset_base_addr_ = probes::page_offset_base_address(kallsyms);
+  audit_interval_ = interval_seconds;
+}
+
+const reconcile::AuditResult* ReconcileTick::audit(std::uint64_t vm) const {
+  const auto it = audits_.find(vm);
+  return it != audits_.end() ? &it->second : nullptr;
+}
+
+namespace {
+
+std::uint64_t events_of(const std::map<std::uint64_t, tdpw_vm_counters>& all, std::uint64_t vm) {
+  const auto it = all.find(vm);
+  return it != all.end() ? reconcile::events_seen(it->second) : 0;
+}
+
+}  // namespace
+
+// One walk of every VM; each model VM with no event since the previous
+// tick's counters and none during the walk is compared with its walk (a VM
+// keyed by tgid with all of its process's walks).
+void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop,
+                               SnapshotBuilder& names, double now) {
+  auto before = probes_->vm_counters();
+  auto walked = tables_->read(page_offset_base_addr_, probes_->learned_page_offset());
+  auto after = probes_->vm_counters();
+  if (!walked || !before || !after) {
+    spdlog::warn("audit: {}", !walked ? walked.error().message
+                              : !before ? before.error().message
+                                        : after.error().message);
+    last_audit_ = now;
+    return;
+  }
+  const bool requested = audit_requested_;
+  bool all_audited = true;
+  const reconcile::AuditScope scope{model.options().root_release_events, reach_.nx_list_seen};
+  for (const core::VmSnapshot& v : model.snapshot_all()) {
+    const std::uint64_t at_tick = events_of(loop.counters(), v.vm);
+    if (events_of(*before, v.vm) != at_tick || events_of(*after, v.vm) != at_tick) {
+      all_audited = false;  // events in flight: not a quiescent point
+      continue;
+    }
+    probes::WalkedVm walk;
+    int found = 0;
+    for (const probes::WalkedVm& w : *walked) {
+      const bool mine = TDPW_VM_KEY_IS_KVM_PTR(v.vm) ? w.kvm == v.vm : w.tgid == v.vm;
+      if (!mine) continue;
+      if (found++ == 0) {
+        walk = w;
+      } else {
+        walk.roots.insert(walk.roots.end(), w.roots.begin(), w.roots.end());
+        walk.tables.insert(walk.tables.end(), w.tables.begin(), w.tables.end());
+        walk.nx.insert(walk.nx.end(), w.nx.begin(), w.nx.end());
+        if (w.status != TDPW_TABLE_COMPLETE) walk.status = w.status;
+      }
+    }
+    if (found == 0) continue;  // gone since (its teardown is on its way)
+    reconcile::AuditResult r = reconcile::audit(model.pages(v.vm), v.counts, walk, scope, now);
+    const exporter::VmIdentity& id = names.identity(v.vm, v.tgid);
+    const std::string who = "VM vm=" + id.vm + " pid=" + std::to_string(id.pid);
+    const std::string summary = r.summary();
+    auto& logged = audit_logged_[v.vm];
+    if (summary != logged) {
+      if (r.clean()) {
+        spdlog::info("audit: {}: model == kernel page by page ({} tables, {} roots; walk {})", who,
+                     r.kernel_tables, r.kernel_roots_valid + r.kernel_roots_invalid, r.walk_status);
+      } else {
+        spdlog::warn("audit: {}: {} (walk {})", who, summary, r.walk_status);
+      }
+      logged = summary;
+    }
+    audits_[v.vm] = std::move(r);
+  }
+  // Forget VMs gone from the model.
+  std::erase_if(audits_, [&](const auto& kv) { return !model.snapshot(kv.first); });
+  std::erase_if(audit_logged_, [&](const auto& kv) { return !model.snapshot(kv.first); });
+  last_audit_ = now;
+  // A request stays until every VM could be audited, for at most 10 s (a VM
+  // that is never quiet keeps its last audit).
+  if (requested && audit_requested_at_ == 0) audit_requested_at_ = now;
+  if (!requested || all_audited || now - audit_requested_at_ > 10) audit_requested_ = false;
 }
 
 void ReconcileTick::review_teardown(core::LeakRecord& leak, const probes::LoadedProbes& probes) {

@@ -13,17 +13,27 @@
 // by struct kvm * when VM lifecycle hooks are attached, else by tgid, so that
 // they get a baseline.
 //
+// Audits (daemon/reconcile/audit.h): every --audit.interval, and when asked
+// (request_audit), the VM tables iterator walks every VM's live tables and
+// each VM quiet over the walk (no event since the previous tick, none during
+// it) is compared with the model page by page; a finding is logged once
+// (again when it changes) and kept for the snapshot.
+//
 // Thread safety: none (the event loop's thread).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <set>
 
 #include "daemon/core/leak.h"
 #include "daemon/core/model.h"
 #include "daemon/probes/event_loop.h"
 #include "daemon/probes/loader.h"
+#include "daemon/probes/vm_tables_iter.h"
 #include "daemon/probes/vm_truth_iter.h"
+#include "daemon/reconcile/audit.h"
 #include "daemon/reconcile/reconciler.h"
 #include "daemon/tdpwatchd/kernel_view.h"
 #include "daemon/tdpwatchd/snapshot_builder.h"
@@ -55,6 +65,15 @@ class ReconcileTick {
   // EventLoop's review_teardown: with the VM's lossless counters read now.
   void review_teardown(core::LeakRecord& leak, const probes::LoadedProbes& probes);
 
+  // Audits: the probes (fresh counters around the walk, PAGE_OFFSET learned),
+  // /proc/kallsyms for page_offset_base, and the period (0: on request only).
+  void enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
+                     double interval_seconds);
+  // The next tick audits every quiet VM, whatever the period.
+  void request_audit() { audit_requested_ = true; audit_requested_at_ = 0; }
+  // The last audit of a VM (nullptr: none yet).
+  const reconcile::AuditResult* audit(std::uint64_t vm) const;
+
   const reconcile::Reconciler& reconciler() const { return rec_; }
 
  private:
@@ -66,6 +85,18 @@ class ReconcileTick {
   bool shadow_mmu_;
   std::set<std::uint64_t> unknown_;  // iterated last tick, not in the model (by key)
   bool iter_error_logged_ = false;
+
+  void run_audits(core::Model& model, const probes::EventLoop& loop, SnapshotBuilder& names,
+                  double now);
+  std::optional<probes::VmTablesIter> tables_;
+  const probes::LoadedProbes* probes_ = nullptr;
+  std::uint64_t page_offset_base_addr_ = 0;
+  double audit_interval_ = 0;
+  double last_audit_ = 0;
+  bool audit_requested_ = false;
+  double audit_requested_at_ = 0;  // first tick that tried it (0: not yet)
+  std::map<std::uint64_t, reconcile::AuditResult> audits_;  // by VM key
+  std::map<std::uint64_t, std::string> audit_logged_;       // the last summary logged
 };
 
 }  // namespace tdpwatch::tdpwatchd

@@ -244,13 +244,18 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     spdlog::error("{}", loop.error().message);
     return 1;
   }
+  reconcile.enable_audits(loaded, options.paths.procfs + "/kallsyms",
+                          options.audit_interval_seconds);
   if (web != nullptr) {
     publisher.emplace(builder, *web->store,
                       SnapshotSources{.plan = &plan,
                                       .loop = &*loop,
                                       .model = &model,
                                       .ringbuf_bytes = loaded.ringbuf_bytes(),
-                                      .reconciler = &reconcile.reconciler()});
+                                      .reconciler = &reconcile.reconciler(),
+                                      .audit = [&reconcile](std::uint64_t vm) {
+                                        return reconcile.audit(vm);
+                                      }});
   }
   // Attached, listening, uevent socket open: from here on only open fds.
   drop_unneeded_caps(true, host.kernel_release, options.paths.procfs);
@@ -308,6 +313,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     const PollResult poll = watcher.poll(current.dev_kvm);
     log_poll(poll);
     builder.set_poll(poll, unix_now());
+    if (web != nullptr && web->store->take_audit_request()) reconcile.request_audit();
     reconcile.run(model, *loop, poll, builder);
     if (writer) (void)writer->flush();
     if (!options.status_file.empty()) write_status(options.status_file, document(poll));

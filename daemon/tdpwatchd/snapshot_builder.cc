@@ -38,6 +38,34 @@ void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter
   k.leaf_source = kv.leaf_source;
 }
 
+exporter::VmAudit audit_entry(const reconcile::AuditResult& r) {
+  exporter::VmAudit a;
+  a.time = r.time;
+  a.walk_status = r.walk_status;
+  a.walk_complete = r.walk_complete;
+  a.clean = r.clean();
+  a.summary = r.summary();
+  a.kernel_tables = r.kernel_tables;
+  a.model_tables = r.model_tables;
+  a.roots_compared = r.roots_compared;
+  a.kernel_roots_valid = r.kernel_roots_valid;
+  a.kernel_roots_invalid = r.kernel_roots_invalid;
+  a.model_roots_valid = r.model_roots_valid;
+  a.model_roots_invalid = r.model_roots_invalid;
+  a.nx_compared = r.nx_compared;
+  a.kernel_nx = r.kernel_nx;
+  a.model_nx = r.model_nx;
+  a.missing_total = r.missing_total;
+  a.unknown_total = r.unknown_total;
+  for (const auto& p : r.missing_from_model) {
+    a.missing_from_model.push_back({p.what, p.as_id, p.level, p.gfn, p.pfn, p.sp});
+  }
+  for (const auto& p : r.unknown_to_kernel) {
+    a.unknown_to_kernel.push_back({p.what, p.as_id, p.level, p.gfn, p.pfn, p.sp});
+  }
+  return a;
+}
+
 }  // namespace
 
 double unix_now() {
@@ -149,6 +177,9 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
         e.shadow_page_list = src.model->shadow_pages(v.vm);
       }
       if (src.reconciler != nullptr) fill_reconcile(*src.reconciler, v.vm, e);
+      if (src.audit) {
+        if (const reconcile::AuditResult* r = src.audit(v.vm)) e.audit = audit_entry(*r);
+      }
       e.model = std::move(v);
       s->vms.push_back(std::move(e));
     }

@@ -14,6 +14,8 @@
 // Thread safety: none (the event-loop thread).
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +26,7 @@
 #include "daemon/core/model.h"
 #include "daemon/probes/attach_plan.h"
 #include "daemon/probes/event_loop.h"
+#include "daemon/reconcile/audit.h"
 #include "daemon/reconcile/reconciler.h"
 #include "daemon/tdpwatchd/watcher.h"
 #include "daemon/truth/paths.h"
@@ -39,6 +42,8 @@ struct SnapshotSources {
   const core::Model* model = nullptr;
   std::uint32_t ringbuf_bytes = 0;
   const reconcile::Reconciler* reconciler = nullptr;
+  // Each VM's last audit (ReconcileTick::audit), if audits run.
+  std::function<const reconcile::AuditResult*(std::uint64_t)> audit;
   bool with_pages = false;  // copy each VM's tracked pages (HostSnapshot::pages_included)
 };
 

@@ -6,6 +6,7 @@
 #   /bin/busybox          busybox-static, a real file (applets linked at boot)
 #   /bin/tdpwatchd        the daemon (debug info stripped), with its shared
 #                         libraries and the dynamic loader (from ldd)
+#   /bin/tdpwatch         the CLI (tdpwatch audit), likewise
 #   /bin/tdpw_test_vmm    the test VMM (static)
 #   /bin/bpftool          when the host has one: dumps the probes' kernel_truth
 #   /lib/tdpw/*.ko        KERNEL_DIR's modules, decompressed, and modules.load
@@ -29,7 +30,7 @@ busybox=$(command -v busybox || true)
 busybox=$(readlink -f "$busybox")
 if ldd "$busybox" >/dev/null 2>&1; then die "$busybox is dynamic: install busybox-static"; fi
 [ -f "$kdir/modules.load" ] || die "$kdir/modules.load missing (run scripts/kernels/fetch-debian-kernels.sh)"
-for b in tdpwatchd tdpw_test_vmm; do
+for b in tdpwatchd tdpwatch tdpw_test_vmm; do
   [ -x "$bindir/$b" ] || die "$bindir/$b not built"
 done
 
@@ -49,6 +50,7 @@ copy_with_libs() {
   done
 }
 copy_with_libs "$bindir/tdpwatchd" bin/tdpwatchd
+copy_with_libs "$bindir/tdpwatch" bin/tdpwatch
 copy_with_libs "$bindir/tdpw_test_vmm" bin/tdpw_test_vmm
 bpftool=$(command -v bpftool || true)
 if [ -n "$bpftool" ]; then copy_with_libs "$(readlink -f "$bpftool")" bin/bpftool; fi

@@ -87,7 +87,10 @@ TEST_F(NoKvmHost, DaemonServesMetricsSaysWhyOnceAndAttachesItsProbes) {
   d->process.signal(SIGTERM);
   EXPECT_EQ(d->process.wait(20s), 0) << d->process.err();
   const std::string& log = d->process.err();
-  const auto warnings = lines_with(log, " warning ");
+  // The plan's own warnings (a degraded plan, e.g. no VM-context hooks on
+  // this host) are the plan's; of the rest, one: the missing device.
+  auto warnings = lines_with(log, " warning ");
+  std::erase_if(warnings, [](const std::string& l) { return l.find(" plan: ") != std::string::npos; });
   ASSERT_EQ(warnings.size(), 1u) << "one warning line, the missing device:\n" << log;
   EXPECT_NE(warnings[0].find("no /dev/kvm although KVM is loaded"), std::string::npos) << log;
   EXPECT_NE(warnings[0].find("no VM can exist on this host"), std::string::npos) << log;

@@ -286,7 +286,25 @@ check_vm() {
     none | -1) check_metrics "$where" "$tgid" "$k4" "$k2m" "$k1g" "$knx" "$1" model "$8" ;;
     *) check_metrics "$where" "$tgid" "$k4" "$k2m" "$k1g" "$knx" "$tr" kernel "$8" ;;
   esac
+  check_audit "$where" "$tgid" 0
   echo "TDPW-FIG $CTX $where tgid=$tgid debugfs=$dir kernel[4k 2m 1g nx]=$k model[tdp 4k 2m 1g nxS nxT shadow roots incons implicit bpf_tdp]=$m"
+}
+
+# check_audit WHERE TGID MISSING: `tdpwatch audit` of the VM (a fresh walk of
+# the kernel's live tables against the model, daemon/reconcile/audit.h) finds
+# MISSING tables missing from the model and none the kernel does not have;
+# exit status 0 when MISSING is 0, else 6.
+check_audit() {
+  local out rc n u
+  out=$(timeout 60 tdpwatch audit "$2" -o json 2>&1)
+  rc=$?
+  n=$(echo "$out" | tr -d '\n ' | sed -n 's/.*"missing_from_model":{"pages":\[[^]]*\],"total":\([0-9]*\)}.*/\1/p')
+  u=$(echo "$out" | tr -d '\n ' | sed -n 's/.*"unknown_to_kernel":{"pages":\[[^]]*\],"total":\([0-9]*\)}.*/\1/p')
+  check "$1" audit:missing_from_model "$3" "${n:-none}"
+  check "$1" audit:unknown_to_kernel 0 "${u:-none}"
+  check "$1" audit:exit "$([ "$3" = 0 ] && echo 0 || echo 6)" "$rc"
+  [ "${n:-x} ${u:-x} $rc" = "$3 0 $([ "$3" = 0 ] && echo 0 || echo 6)" ] ||
+    echo "$out" | head -n 40 | sed "s|^|TDPW-AUDIT $CTX $1 |"
 }
 
 # check_sec WHERE: the model's TDP+shadow page total equals SecPageTables,

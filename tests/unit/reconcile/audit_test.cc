@@ -107,12 +107,14 @@ TEST(Audit, PossibleNxListByPlace) {
   EXPECT_TRUE(audit({model_page(1, 0, 0x400)}, roots(1), w, AuditScope{true, false}, 0).clean());
 }
 
-TEST(Audit, WithoutPageOffsetOnlyRootsAreCompared) {
+TEST(Audit, AnIncompleteWalkIsNeverClean) {
   auto w = walk_of({}, 1);
   w.status = TDPW_TABLE_NO_PAGE_OFFSET;
   const auto r = audit({model_page(1, 0, 0x400)}, roots(1), w, {}, 0);
-  EXPECT_TRUE(r.clean()) << r.summary();
-  EXPECT_FALSE(r.walk_complete);
+  EXPECT_FALSE(r.clean());
+  EXPECT_EQ(r.unknown_total, 0) << "tables are not compared without them";
+  EXPECT_NE(r.summary().find("incomplete walk (PAGE_OFFSET unknown"), std::string::npos)
+      << r.summary();
 }
 
 }  // namespace
