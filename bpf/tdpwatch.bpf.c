@@ -18,6 +18,7 @@
 #include "handlers/get_page.bpf.h"
 #include "handlers/link_sp.bpf.h"
 #include "handlers/nx.bpf.h"
+#include "handlers/root_invalidate.bpf.h"
 #include "handlers/root_put.bpf.h"
 #include "handlers/spte_changed.bpf.h"
 #include "handlers/stash.bpf.h"
@@ -286,6 +287,31 @@ SEC("kretprobe/kvm_tdp_mmu_zap_sp")
 int BPF_KRETPROBE(zap_sp__kretprobe)
 {
 	return tdpw_handle_vm_context_exit();
+}
+
+/* ---- root_invalidate: kvm_tdp_mmu_invalidate_(all_)roots() returned ---------- */
+
+SEC("fexit/kvm_tdp_mmu_invalidate_all_roots")
+int BPF_PROG(root_invalidate__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_root_invalidate(kvm);
+}
+
+SEC("kprobe/kvm_tdp_mmu_invalidate_all_roots")
+int BPF_KPROBE(root_invalidate__kprobe, struct kvm *kvm)
+{
+	tdpw_stash_put(TDPW_STASH_ROOT_INVALIDATE, (__u64)kvm, 0, 0, 0);
+	return 0;
+}
+
+SEC("kretprobe/kvm_tdp_mmu_invalidate_all_roots")
+int BPF_KRETPROBE(root_invalidate__kretprobe)
+{
+	struct tdpw_stash s;
+
+	if (!tdpw_stash_take(TDPW_STASH_ROOT_INVALIDATE, &s))
+		return 0;
+	return tdpw_handle_root_invalidate((struct kvm *)s.kvm);
 }
 
 /* ---- tracepoints ------------------------------------------------------------ */

@@ -145,6 +145,7 @@ enum tdpw_stash_hook {
 	TDPW_STASH_VM_CREATE = 1,
 	TDPW_STASH_VM_DESTROY = 2,
 	TDPW_STASH_LINK_SP = 3,
+	TDPW_STASH_ROOT_INVALIDATE = 4,
 };
 
 struct {

@@ -409,7 +409,8 @@ void VmState::on_root(const Event& ev) {
     return;
   }
   if (!root) {
-    note(Inconsistency::kUnknownRoot, ev.page.gfn, id, event_level(ev));
+    // A VM first seen mid-life has roots from before the daemon.
+    if (!implicit_) note(Inconsistency::kUnknownRoot, ev.page.gfn, id, event_level(ev));
     return;
   }
   switch (ev.type) {

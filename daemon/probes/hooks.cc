@@ -25,6 +25,9 @@ constexpr std::string_view kNxTrack[] = {"track_possible_nx_huge_page", "account
 constexpr std::string_view kNxUntrack[] = {"untrack_possible_nx_huge_page",
                                            "unaccount_huge_nx_page"};
 constexpr std::string_view kRootPut[] = {"kvm_tdp_mmu_put_root"};
+// 6.14 split it by root type (kvm_tdp_mmu_invalidate_roots(kvm, root_types)).
+constexpr std::string_view kRootInvalidate[] = {"kvm_tdp_mmu_invalidate_roots",
+                                                "kvm_tdp_mmu_invalidate_all_roots"};
 constexpr std::string_view kGetPage[] = {"kvm_mmu_get_page"};
 constexpr std::string_view kZapPage[] = {"kvm_mmu_prepare_zap_page"};
 constexpr std::string_view kSpteChanged[] = {"kvm_tdp_mmu_spte_changed"};
@@ -43,6 +46,7 @@ constexpr HookInfo kHooks[kHookCount] = {
     {"nx_track", true, kEntryVariants, kNxTrack, false, ""},
     {"nx_untrack", true, kEntryVariants, kNxUntrack, false, ""},
     {"root_put", true, kEntryVariants, kRootPut, false, ""},
+    {"root_invalidate", true, kExitVariants, kRootInvalidate, false, ""},
     {"get_page", false, kTracepointVariants, kGetPage, false, ""},
     {"zap_page", false, kTracepointVariants, kZapPage, false, ""},
     {"spte_changed", false, kTracepointVariants, kSpteChanged, false, ""},
@@ -60,7 +64,7 @@ constexpr std::string_view kVariantNames[kVariantCount] = {"fentry",    "fexit",
 
 constexpr Hook kAllHooks[kHookCount] = {
     Hook::kVmCreate,      Hook::kVmDestroy, Hook::kLinkSp,      Hook::kNxTrack,
-    Hook::kNxUntrack,     Hook::kRootPut,   Hook::kGetPage,     Hook::kZapPage,
+    Hook::kNxUntrack,     Hook::kRootPut,   Hook::kRootInvalidate, Hook::kGetPage, Hook::kZapPage,
     Hook::kSpteChanged,   Hook::kUnmapGfnRange, Hook::kAgeGfn, Hook::kTestAgeGfn,
     Hook::kSetSpteGfn,    Hook::kZapSp};
 

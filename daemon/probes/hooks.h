@@ -22,6 +22,7 @@ enum class Hook : std::uint8_t {
   kNxTrack,
   kNxUntrack,
   kRootPut,
+  kRootInvalidate,
   kGetPage,
   kZapPage,
   kSpteChanged,

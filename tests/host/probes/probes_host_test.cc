@@ -142,7 +142,7 @@ TEST_F(ProbesHostTest, StrictRefusesToDegradeWithOneClearLine) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
   // Every hook but the three tracepoints and set_spte_gfn (not needed since 6.9).
-  EXPECT_NE(r.err.find("--strict: 10 hook(s) cannot attach"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--strict: 11 hook(s) cannot attach"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("set_spte_gfn"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("error"), r.err.rfind("error")) << "one error line:\n" << r.err;
 }

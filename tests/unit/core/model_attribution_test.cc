@@ -122,5 +122,25 @@ TEST(ModelAttribution, EventsAfterTeardownStayGlobalInconsistencies) {
   EXPECT_EQ(m.unattributed_events(), 0u);
 }
 
+// root_invalidate reports every invalid root at each invalidation: again for
+// roots invalidated before, and for roots older than the daemon.
+TEST(ModelRootInvalidate, RepeatsAndUnknownRootsOfAnOlderVmAreNoOps) {
+  Model m;
+  m.apply(events::vm_create(kVm, kTgid));
+  m.apply(events::root_alloc(kVm, page(100, 0, 4), 1));
+  m.apply(events::root_invalidate(kVm, page(100, 0, 4)));
+  m.apply(events::root_invalidate(kVm, page(100, 0, 4)));
+  EXPECT_EQ(m.snapshot(kVm)->counts.roots_valid, 0);
+  EXPECT_EQ(m.snapshot(kVm)->counts.roots_invalid, 1);
+  EXPECT_EQ(total_inconsistencies(m), 0u);
+
+  ASSERT_TRUE(m.add_implicit(kVm2, kTgid + 1));
+  m.apply(events::root_invalidate(kVm2, page(200, 0, 4)));
+  EXPECT_EQ(total_inconsistencies(m, kVm2), 0u);
+  // A VM watched from its creation has no root the model does not know.
+  m.apply(events::root_invalidate(kVm, page(300, 0, 4)));
+  EXPECT_EQ(count(m, Inconsistency::kUnknownRoot), 1u);
+}
+
 }  // namespace
 }  // namespace tdpwatch::core::testing

@@ -40,11 +40,15 @@ std::vector<Case> cases() {
   const std::map<H, const char*> raw_tp = {
       {H::kGetPage, "raw_tp"}, {H::kZapPage, "raw_tp"}, {H::kSpteChanged, "raw_tp"}};
   std::map<H, const char*> all_trampolines = tp_btf;
-  for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp}) all_trampolines[h] = "fexit";
+  for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp, H::kRootInvalidate}) {
+    all_trampolines[h] = "fexit";
+  }
   for (H h : {H::kNxTrack, H::kNxUntrack, H::kRootPut}) all_trampolines[h] = "fentry";
   for (H h : kContextHooks) all_trampolines[h] = "fexit";
   std::map<H, const char*> all_kprobes = tp_btf;
-  for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp}) all_kprobes[h] = "kretprobe";
+  for (H h : {H::kVmCreate, H::kVmDestroy, H::kLinkSp, H::kRootInvalidate}) {
+    all_kprobes[h] = "kretprobe";
+  }
   for (H h : kContextHooks) all_kprobes[h] = "kretprobe";
   for (H h : {H::kNxTrack, H::kNxUntrack, H::kRootPut}) all_kprobes[h] = "kprobe";
   std::map<H, const char*> mixed = all_trampolines;
@@ -154,7 +158,7 @@ TEST(AttachPlan, StrictFailsNamingEveryHookWithoutVariant) {
   auto plan = make_plan(fake_report(tracepoints(V::kTpBtf)), PlanSwitches{{}, true});
   ASSERT_FALSE(plan.ok());
   const std::string& m = plan.error().message;
-  EXPECT_NE(m.find("--strict: 11 hook(s)"), std::string::npos) << m;
+  EXPECT_NE(m.find("--strict: 12 hook(s)"), std::string::npos) << m;
   for (const char* h :
        {"vm_create", "vm_destroy", "link_sp", "nx_track", "nx_untrack", "root_put"}) {
     EXPECT_NE(m.find(std::string(h) + ": none"), std::string::npos) << h << " in " << m;
