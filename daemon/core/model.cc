@@ -120,6 +120,12 @@ bool Model::set_counts(std::uint64_t vm, const CountTargets& targets) {
   return true;
 }
 
+std::optional<std::size_t> Model::adopt(std::uint64_t vm, const Adoption& adoption) {
+  const auto it = vms_.find(vm);
+  if (it == vms_.end()) return std::nullopt;
+  return it->second->adopt(adoption);
+}
+
 bool Model::add_implicit(std::uint64_t vm, std::uint32_t tgid) {
   if (vms_.count(vm) != 0 || destroyed_set_.count(vm) != 0) return false;
   vms_[vm] = std::make_unique<VmState>(vm, tgid, true, options_);

@@ -18,6 +18,7 @@
 
 #include "daemon/core/abi.h"
 #include "daemon/core/adjust.h"
+#include "daemon/core/adoption.h"
 #include "daemon/core/counts.h"
 #include "daemon/core/inconsistency.h"
 #include "daemon/core/leak.h"
@@ -48,6 +49,7 @@ struct VmSnapshot {
   std::uint64_t vm = 0;
   std::uint32_t tgid = 0;
   bool implicit = false;  // first seen mid-life (no VM_CREATE): counts are since then
+  bool adopted = false;   // its TDP structure was taken from the kernel (Model::adopt)
   VmCounts counts;        // events' counts plus `offsets`
   CountOffsets offsets;   // added by set_counts() (resync, baseline); zero otherwise
   InconsistencyCounts inconsistencies{};
@@ -101,6 +103,11 @@ class Model {
   // counting an inconsistency: it is one of the pages the offset stands for.
   // False if the VM is unknown.
   bool set_counts(std::uint64_t vm, const CountTargets& targets);
+
+  // Takes the kernel's live TDP structure of a VM first seen mid-life
+  // (adoption.h, VmState::adopt), read at a quiescent point.  Returns the
+  // tables added, or nullopt if the VM is unknown.
+  std::optional<std::size_t> adopt(std::uint64_t vm, const Adoption& adoption);
 
   // Starts tracking a VM learned from the kernel's list of VMs before any
   // of its events (the daemon started after it, and it has been quiet):

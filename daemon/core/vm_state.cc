@@ -458,6 +458,61 @@ int VmState::root_level() const {
   return level;
 }
 
+// ---- adoption (adoption.h) --------------------------------------------------
+
+std::size_t VmState::adopt(const Adoption& a) {
+  for (const AdoptedRoot& ar : a.roots) {
+    const auto same = [&](const Root& r) {
+      return (ar.sp && r.sp == ar.sp) || (ar.pfn && r.pfn == ar.pfn);
+    };
+    const auto it = std::find_if(roots_.begin(), roots_.end(), same);
+    const Root root{ar.sp, ar.pfn, ar.gfn, ar.role, ar.refcount, !role::invalid(ar.role)};
+    if (it == roots_.end()) {
+      roots_.push_back(root);
+    } else {
+      *it = root;  // the kernel's refcount and validity now
+    }
+  }
+  // Parents before children, so that each table hangs under its parent as
+  // link_from_spte() would have hung it (the recursive removal needs it).
+  std::vector<const AdoptedTable*> order;
+  order.reserve(a.tables.size());
+  for (const AdoptedTable& t : a.tables) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const AdoptedTable* x, const AdoptedTable* y) { return x->level > y->level; });
+  std::size_t added = 0;
+  for (const AdoptedTable* t : order) {
+    if (t->level < spte::kLevel4K || t->level >= spte::kMaxLevel || t->as_id >= kNrAddressSpaces) {
+      note(Inconsistency::kBadLevel, t->gfn, t->pfn, t->level);
+      continue;
+    }
+    const PageKey key{t->as_id, t->level, t->gfn, t->pfn, 0};
+    Slot s = store_.find(key);
+    if (s == kNoSlot || !is_linked(PageStore::flags(store_.at(s)))) {
+      if (s != kNoSlot) drop_page(s);
+      const Slot parent = store_.find_unique_live(t->as_id, t->level + 1, t->gfn);
+      const std::uint32_t r = parent != kNoSlot ? (role_of(store_.at(parent)) & ~0xfu) |
+                                                      static_cast<std::uint32_t>(t->level)
+                                                : role::synthesize(t->level, t->as_id);
+      s = store_.insert(key, role_index(r), 0);
+      ++counts_.tdp_pages[t->as_id][t->level - 1];  // tdp_account_mmu_page(), long ago
+      if (parent != kNoSlot) store_.add_child(parent, s);
+      ++added;
+    }
+    PageRecord& rec = store_.at(s);
+    const std::uint8_t f = PageStore::flags(rec);
+    if (t->nx_tracked && !(f & kFlagNxTracked)) {
+      PageStore::set_flags(rec, f | kFlagNxTracked | kFlagNxDisallowed);
+      ++counts_.possible_nx_huge_pages[TDPW_MMU_TDP];
+    }
+  }
+  // The pages themselves stand where a baseline's offsets stood for them.
+  offsets_.tdp_pages = 0;
+  offsets_.possible_nx_huge_pages[TDPW_MMU_TDP] = 0;
+  adopted_ = true;
+  return added;
+}
+
 // ---- shadow MMU -----------------------------------------------------------
 
 void VmState::on_shadow_get(const Event& ev) {
@@ -550,6 +605,7 @@ VmSnapshot VmState::snapshot() const {
   snap.vm = key_;
   snap.tgid = tgid_;
   snap.implicit = implicit_;
+  snap.adopted = adopted_;
   snap.counts = counts_;
   snap.offsets = offsets_;
   snap.counts.tdp_pages[0][0] += offsets_.tdp_pages;

@@ -10,6 +10,7 @@
 #include "daemon/core/counts.h"
 #include "daemon/core/inconsistency.h"
 #include "daemon/core/leak.h"
+#include "daemon/core/adoption.h"
 #include "daemon/core/model.h"
 #include "daemon/core/page_store.h"
 
@@ -27,6 +28,12 @@ class VmState {
   bool adopt_create(std::uint32_t tgid);
 
   void set_counts(const CountTargets& targets);
+  // Takes the kernel's live structure (adoption.h): roots and tables the
+  // model lacks are added as if watched from their creation, the possible-NX
+  // flags set, and the TDP page and list offsets (a baseline's stand-ins for
+  // pages the model never saw) dropped.  Returns the tables added.
+  std::size_t adopt(const Adoption& adoption);
+  bool adopted() const { return adopted_; }
 
   VmSnapshot snapshot() const;
   std::vector<PageView> pages() const;
@@ -85,6 +92,7 @@ class VmState {
   std::uint64_t key_;
   std::uint32_t tgid_;
   bool implicit_;
+  bool adopted_ = false;  // adopt() took the kernel's structure
   const ModelOptions& options_;
   std::uint64_t event_index_ = 0;
   int max_spte_level_ = 0;

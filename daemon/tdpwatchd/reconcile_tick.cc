@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -97,7 +99,13 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   std::optional<std::int64_t> sec;
   if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->sec_page_tables_bytes / 4096);
   rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
-  if (tables_ && (audit_requested_ || (audit_interval_ > 0 && now - last_audit_ >= audit_interval_))) {
+  // A VM first seen mid-life is adopted at its first quiescent tick.
+  const std::vector<core::VmSnapshot> after = model.snapshot_all();
+  const bool adoption_due = std::any_of(after.begin(), after.end(), [](const core::VmSnapshot& v) {
+    return v.implicit && !v.adopted;
+  });
+  if (tables_ && (adoption_due || audit_requested_ ||
+                  (audit_interval_ > 0 && now - last_audit_ >= audit_interval_))) {
     run_audits(model, loop, names, now);
   }
 }
@@ -122,6 +130,23 @@ const reconcile::AuditResult* ReconcileTick::audit(std::uint64_t vm) const {
 }
 
 namespace {
+
+// The walk as the model takes it (core::Adoption): a table is on the TDP
+// possible-NX list if a list entry names its place and frame.
+core::Adoption adoption_of(const probes::WalkedVm& w) {
+  core::Adoption a;
+  for (const probes::WalkedPage& r : w.roots) {
+    a.roots.push_back({r.sp, r.pfn, r.gfn, r.role, r.value});
+  }
+  std::set<std::tuple<int, int, std::uint64_t>> nx;  // as_id, level, gfn
+  for (const probes::WalkedPage& n : w.nx) {
+    if (n.value == TDPW_MMU_TDP) nx.insert({n.as_id, n.level, n.gfn});
+  }
+  for (const probes::WalkedPage& t : w.tables) {
+    a.tables.push_back({t.as_id, t.level, t.gfn, t.pfn, nx.count({t.as_id, t.level, t.gfn}) != 0});
+  }
+  return a;
+}
 
 std::uint64_t events_of(const std::map<std::uint64_t, tdpw_vm_counters>& all, std::uint64_t vm) {
   const auto it = all.find(vm);
@@ -169,9 +194,18 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
       }
     }
     if (found == 0) continue;  // gone since (its teardown is on its way)
-    reconcile::AuditResult r = reconcile::audit(model.pages(v.vm), v.counts, walk, scope, now);
     const exporter::VmIdentity& id = names.identity(v.vm, v.tgid);
     const std::string who = "VM vm=" + id.vm + " pid=" + std::to_string(id.pid);
+    core::VmCounts counts = v.counts;
+    if (v.implicit && !v.adopted && walk.status == TDPW_TABLE_COMPLETE) {
+      const std::size_t added = model.adopt(v.vm, adoption_of(walk)).value_or(0);
+      counts = model.snapshot(v.vm)->counts;
+      spdlog::info(
+          "{}: older than the daemon: adopted from the kernel's live tables ({} tables, {} of them "
+          "new to the model; {} roots; {} on the possible-NX list)",
+          who, walk.tables.size(), added, walk.roots.size(), walk.nx.size());
+    }
+    reconcile::AuditResult r = reconcile::audit(model.pages(v.vm), counts, walk, scope, now);
     const std::string summary = r.summary();
     auto& logged = audit_logged_[v.vm];
     if (summary != logged) {
