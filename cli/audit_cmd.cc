@@ -67,7 +67,10 @@ std::string render_audit(const json& doc) {
   }
   char when[64];
   std::snprintf(when, sizeof when, "%.1f", a.value("time", 0.0));
-  out += "Audited at " + std::string(when) + "; walk: " + a["walk"].value("status", "?") + "\n";
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1f ms", 1000 * a["walk"].value("seconds", 0.0));
+  out += "Audited at " + std::string(when) + "; walk: " + a["walk"].value("status", "?") + " (" +
+         took + ", every VM)\n";
   out += "Result: " + a.value("summary", std::string("?")) + "\n\n";
   Table t({{"FIGURE"}, {"KERNEL", Table::Align::kRight}, {"MODEL", Table::Align::kRight}});
   t.add_row({"tdp tables (non-root)", num(a["tables"], "kernel"), num(a["tables"], "model")});

@@ -57,7 +57,7 @@ std::string render_audit_json(const VmEntry& vm, bool fresh) {
   out += std::string("{\"time\": ") + t + ", \"clean\": " + json::boolean(a.clean) +
          ", \"summary\": " + json::quote(a.summary) + ", \"walk\": {\"status\": " +
          json::quote(a.walk_status) + ", \"complete\": " + json::boolean(a.walk_complete) +
-         "}, \"tables\": {\"kernel\": " + n(a.kernel_tables) + ", \"model\": " +
+         ", \"seconds\": " + std::to_string(a.walk_seconds) + "}, \"tables\": {\"kernel\": " + n(a.kernel_tables) + ", \"model\": " +
          n(a.model_tables) + "}, \"roots\": " +
          (a.roots_compared ? "{\"kernel\": {\"valid\": " + n(a.kernel_roots_valid) +
                                  ", \"invalid\": " + n(a.kernel_roots_invalid) +

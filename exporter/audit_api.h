@@ -6,7 +6,7 @@
 //
 //   {"key": N, "vm": ..., "pid": N, "fresh": bool,
 //    "audit": null | {"time": T, "clean": bool, "summary": "...", "walk": {"status": "...",
-//      "complete": bool}, "tables": {"kernel": N, "model": N},
+//      "complete": bool, "seconds": S}, "tables": {"kernel": N, "model": N},
 //      "roots": null | {"kernel": {"valid": N, "invalid": N}, "model": {...}},
 //      "nx": null | {"kernel": N, "model": N},
 //      "missing_from_model": {"total": N, "pages": [page...]},

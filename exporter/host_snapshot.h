@@ -86,6 +86,7 @@ struct AuditPage {
 // The last audit of a VM: the model's tables against a walk of the kernel's.
 struct VmAudit {
   double time = 0;
+  double walk_seconds = 0;  // the walk of every VM's tables this audit came from
   std::string walk_status;
   bool walk_complete = false;
   bool clean = false;

@@ -33,6 +33,7 @@ struct AuditedPage {
 
 struct AuditResult {
   double time = 0;          // Unix time of the walk
+  double walk_seconds = 0;  // how long the walk of every VM's tables took (all VMs: one walk)
   std::string walk_status;  // probes::status_text()
   bool walk_complete = false;
   std::int64_t kernel_tables = 0, model_tables = 0;

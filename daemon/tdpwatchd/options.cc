@@ -86,6 +86,11 @@ void add_options(CLI::App& app, Options& options) {
                  "when asked (tdpwatch audit)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--adopt", options.adopt,
+                 "Adopt VMs older than the daemon from the kernel's live page tables at their "
+                 "first quiet poll (false: they keep a baseline of the kernel's counters, and "
+                 "audits list their tables as missing; for debugging)")
+      ->capture_default_str();
   app.add_option("--interval", options.interval_seconds,
                  "Seconds between polls of the kernel's figures and the probes' maps")
       ->check(CLI::Range(0.05, 86400.0))

@@ -45,6 +45,9 @@ struct Options {
   // Seconds between audits of each VM's tables against the kernel's (at a
   // quiescent tick); 0: only on request (tdpwatch audit).
   double audit_interval_seconds = 60.0;
+  // Adopt VMs older than the daemon from the kernel's live tables (else they
+  // keep a baseline of the kernel's counters: for debugging the adoption).
+  bool adopt = true;
 
   // `tdpwatchd features` / --print-plan: probe, print, exit.
   bool features = false;

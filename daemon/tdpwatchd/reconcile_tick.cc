@@ -1,6 +1,7 @@
 #include "daemon/tdpwatchd/reconcile_tick.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <tuple>
@@ -101,9 +102,10 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
   // A VM first seen mid-life is adopted at its first quiescent tick.
   const std::vector<core::VmSnapshot> after = model.snapshot_all();
-  const bool adoption_due = std::any_of(after.begin(), after.end(), [](const core::VmSnapshot& v) {
-    return v.implicit && !v.adopted;
-  });
+  const bool adoption_due =
+      adopt_ && std::any_of(after.begin(), after.end(), [](const core::VmSnapshot& v) {
+        return v.implicit && !v.adopted;
+      });
   if (tables_ && (adoption_due || audit_requested_ ||
                   (audit_interval_ > 0 && now - last_audit_ >= audit_interval_))) {
     run_audits(model, loop, names, now);
@@ -111,7 +113,7 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
 }
 
 void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
-                                  double interval_seconds) {
+                                  double interval_seconds, bool adopt) {
   auto t = probes::VmTablesIter::open();
   if (!t) {
     spdlog::warn("{}: no audits of the VMs' tables (tdpwatch audit answers 'unavailable')",
@@ -122,6 +124,7 @@ void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, const std:
   probes_ = &probes;
   page_offset_base_addr_ = probes::page_offset_base_address(kallsyms);
   audit_interval_ = interval_seconds;
+  adopt_ = adopt;
 }
 
 const reconcile::AuditResult* ReconcileTick::audit(std::uint64_t vm) const {
@@ -161,7 +164,10 @@ std::uint64_t events_of(const std::map<std::uint64_t, tdpw_vm_counters>& all, st
 void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop,
                                SnapshotBuilder& names, double now) {
   auto before = probes_->vm_counters();
+  const auto walk_start = std::chrono::steady_clock::now();
   auto walked = tables_->read(page_offset_base_addr_, probes_->learned_page_offset());
+  const double walk_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - walk_start).count();
   auto after = probes_->vm_counters();
   if (!walked || !before || !after) {
     spdlog::warn("audit: {}", !walked ? walked.error().message
@@ -197,7 +203,7 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
     const exporter::VmIdentity& id = names.identity(v.vm, v.tgid);
     const std::string who = "VM vm=" + id.vm + " pid=" + std::to_string(id.pid);
     core::VmCounts counts = v.counts;
-    if (v.implicit && !v.adopted && walk.status == TDPW_TABLE_COMPLETE) {
+    if (adopt_ && v.implicit && !v.adopted && walk.status == TDPW_TABLE_COMPLETE) {
       const std::size_t added = model.adopt(v.vm, adoption_of(walk)).value_or(0);
       counts = model.snapshot(v.vm)->counts;
       spdlog::info(
@@ -206,6 +212,7 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
           who, walk.tables.size(), added, walk.roots.size(), walk.nx.size());
     }
     reconcile::AuditResult r = reconcile::audit(model.pages(v.vm), counts, walk, scope, now);
+    r.walk_seconds = walk_seconds;
     const std::string summary = r.summary();
     auto& logged = audit_logged_[v.vm];
     if (summary != logged) {

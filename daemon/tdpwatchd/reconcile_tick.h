@@ -67,8 +67,9 @@ class ReconcileTick {
 
   // Audits: the probes (fresh counters around the walk, PAGE_OFFSET learned),
   // /proc/kallsyms for page_offset_base, and the period (0: on request only).
+  // adopt: take VMs older than the daemon from their walk (core::Model::adopt).
   void enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
-                     double interval_seconds);
+                     double interval_seconds, bool adopt);
   // The next tick audits every quiet VM, whatever the period.
   void request_audit() { audit_requested_ = true; audit_requested_at_ = 0; }
   // The last audit of a VM (nullptr: none yet).
@@ -92,6 +93,7 @@ class ReconcileTick {
   const probes::LoadedProbes* probes_ = nullptr;
   std::uint64_t page_offset_base_addr_ = 0;
   double audit_interval_ = 0;
+  bool adopt_ = true;
   double last_audit_ = 0;
   bool audit_requested_ = false;
   double audit_requested_at_ = 0;  // first tick that tried it (0: not yet)

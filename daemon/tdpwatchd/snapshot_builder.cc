@@ -41,6 +41,7 @@ void fill_reconcile(const reconcile::Reconciler& rec, std::uint64_t vm, exporter
 exporter::VmAudit audit_entry(const reconcile::AuditResult& r) {
   exporter::VmAudit a;
   a.time = r.time;
+  a.walk_seconds = r.walk_seconds;
   a.walk_status = r.walk_status;
   a.walk_complete = r.walk_complete;
   a.clean = r.clean();

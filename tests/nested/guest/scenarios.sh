@@ -342,6 +342,28 @@ sc_late() {
   daemon_stop
 }
 
+# unadopted: `late` with the daemon told not to adopt (--adopt false): the
+# audit must name every table of the VM as missing from the model, as many
+# as SecPageTables holds (an audit that finds something).  The daemon stops
+# before the VM: a VM that is not adopted is not judged at teardown here.
+sc_unadopted() {
+  local dir tgid t=0 args=$DAEMON_ARGS
+  vmm_start un --mem-mib 64 --touch-pages 16383 --thp || return
+  dir=$VMM_DIRS tgid=${VMM_DIRS%-*}
+  DAEMON_ARGS="$args --adopt false"
+  daemon_start "$PLAN"
+  local ok=$?
+  DAEMON_ARGS=$args
+  [ $ok = 0 ] || { vmm_stop un; return; }
+  while [ -z "$(model_line "$tgid")" ] && [ $t -lt 50 ]; do
+    t=$((t + 1))
+    sleep 0.2
+  done
+  check_audit not-adopted "$tgid" "$(sec_pages)"
+  daemon_stop
+  vmm_stop un
+}
+
 # restart: the operator's case of issue "exact from the first second": the
 # daemon watches VM A from its creation, is stopped, VM B starts, the daemon
 # starts again (A and B are older than it: adopted), VM C starts; every VM
@@ -370,6 +392,25 @@ sc_restart() {
   check_vms teardown none
   check_sec teardown
   check_probes teardown
+  daemon_stop
+}
+
+# walkbench: the audit walk's cost (not registered: run by hand,
+# run-nested.sh --runs fentry/walkbench).  One VM of WALK_MIB (default 512)
+# MiB touched with 4K pages only (WALK_MIB/2 level-1 tables), then 5 fresh
+# audits; each prints the walk's time (every VM: one walk) and table count.
+sc_walkbench() {
+  local mib=${WALK_MIB:-512} i out
+  daemon_start "$PLAN" || return
+  vmm_start wb --mem-mib "$mib" --touch-pages $((mib * 256 - 1)) || { daemon_stop; return; }
+  local tgid=${VMM_DIRS%-*}
+  check_vm touched "$tgid" "$VMM_DIRS"
+  for i in 1 2 3 4 5; do
+    out=$(tdpwatch audit "$tgid" -o json | tr -d '\n ')
+    echo "TDPW-WALK $CTX mib=$mib tables=$(echo "$out" | sed -n 's/.*"tables":{"kernel":\([0-9]*\).*/\1/p') seconds=$(echo "$out" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')"
+  done
+  vmm_stop wb
+  wait_destroyed 1
   daemon_stop
 }
 
