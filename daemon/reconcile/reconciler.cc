@@ -113,6 +113,7 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
   const std::uint64_t dropped = k.counters ? events_dropped(*k.counters) : 0;
   // No event since the previous tick: nothing in flight, the model has it all.
   const bool quiet = st.seen && seen == st.events_seen;
+  st.quiet = quiet;
   const bool new_drops = dropped > st.events_lost;
   st.seen = true;
   st.events_seen = seen;
@@ -187,6 +188,15 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
         break;
     }
   }
+}
+
+void Reconciler::on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
+                            const std::optional<tdpw_vm_counters>& counters) {
+  VmStatus& st = vms_[vm];
+  const tdpw_vm_counters c = counters.value_or(tdpw_vm_counters{});
+  st.baseline.tdp_pages = adopted.tdp_pages_total() - c.tdp_pages;
+  st.baseline.possible_nx_huge_pages[TDPW_MMU_TDP] =
+      adopted.possible_nx_huge_pages[TDPW_MMU_TDP] - c.possible_nx_huge_pages[TDPW_MMU_TDP];
 }
 
 void Reconciler::review_teardown(core::LeakRecord& leak,

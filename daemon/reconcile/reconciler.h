@@ -62,6 +62,7 @@ struct VmStatus {
   core::CountOffsets baseline;    // kernel figure minus lossless counter at the baseline
   bool baseline_settled = false;  // taken at a quiescent tick
   bool seen = false;
+  bool quiet = false;  // no event between the previous tick and the last one
   std::uint64_t events_seen = 0;
   std::uint64_t tick_degraded = 0;
 };
@@ -94,6 +95,13 @@ class Reconciler {
     DriftTracker drift;
   };
   const HostStatus& host() const { return host_; }
+
+  // A VM first seen mid-life was adopted from its live tables (Model::adopt)
+  // at a quiescent point: from now on the lossless counters (which start at
+  // load) compare with the model through this offset, the adopted tables
+  // and NX entries minus what the counters held then.
+  void on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
+                  const std::optional<tdpw_vm_counters>& counters);
 
   // Before a teardown is reported: `counters` are the VM's lossless counters
   // read now.  Forgets the VM.

@@ -158,8 +158,8 @@ std::uint64_t events_of(const std::map<std::uint64_t, tdpw_vm_counters>& all, st
 
 }  // namespace
 
-// One walk of every VM; each model VM with no event since the previous
-// tick's counters and none during the walk is compared with its walk (a VM
+// One walk of every VM; each model VM quiescent over it (see below) is
+// adopted if it was first seen mid-life, and compared with its walk (a VM
 // keyed by tgid with all of its process's walks).
 void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop,
                                SnapshotBuilder& names, double now) {
@@ -180,9 +180,14 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
   bool all_audited = true;
   const reconcile::AuditScope scope{model.options().root_release_events, reach_.nx_list_seen};
   for (const core::VmSnapshot& v : model.snapshot_all()) {
+    // Quiescent: no event between the previous tick's counters and this
+    // tick's (all of them drained and applied since), none since, none
+    // during the walk.  Then the walk plus the events to come is the kernel.
+    const reconcile::VmStatus* st = rec_.status(v.vm);
     const std::uint64_t at_tick = events_of(loop.counters(), v.vm);
-    if (events_of(*before, v.vm) != at_tick || events_of(*after, v.vm) != at_tick) {
-      all_audited = false;  // events in flight: not a quiescent point
+    if (st == nullptr || !st->quiet || events_of(*before, v.vm) != at_tick ||
+        events_of(*after, v.vm) != at_tick) {
+      all_audited = false;
       continue;
     }
     probes::WalkedVm walk;
@@ -206,6 +211,9 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
     if (adopt_ && v.implicit && !v.adopted && walk.status == TDPW_TABLE_COMPLETE) {
       const std::size_t added = model.adopt(v.vm, adoption_of(walk)).value_or(0);
       counts = model.snapshot(v.vm)->counts;
+      std::optional<tdpw_vm_counters> c;
+      if (const auto it = after->find(v.vm); it != after->end()) c = it->second;
+      rec_.on_adopted(v.vm, counts, c);
       spdlog::info(
           "{}: older than the daemon: adopted from the kernel's live tables ({} tables, {} of them "
           "new to the model; {} roots; {} on the possible-NX list)",
