@@ -18,6 +18,7 @@ enum tdpw_table_kind {
 	TDPW_TABLE_PAGE = 3, /* a non-root table under a present non-leaf SPTE: pfn, gfn, level, as_id */
 	TDPW_TABLE_NX = 4,   /* on a possible-NX list: sp, pfn, gfn, role */
 	TDPW_TABLE_END = 5,  /* value = enum tdpw_table_status */
+	TDPW_TABLE_SHADOW = 6, /* a shadow MMU page of kvm->arch.active_mmu_pages: sp, gfn, role; value = root_count */
 };
 
 enum tdpw_table_status {
@@ -30,6 +31,7 @@ enum tdpw_table_status {
 /* tdpw_table_record.flags */
 #define TDPW_TABLE_F_ROOT_INVALID (1u << 0) /* root->role.invalid */
 #define TDPW_TABLE_F_NX_DISALLOWED (1u << 1)
+#define TDPW_TABLE_F_NX_TRACKED (1u << 2) /* shadow page on its possible-NX list */
 
 struct tdpw_table_record {
 	__u64 kvm;   /* struct kvm * */

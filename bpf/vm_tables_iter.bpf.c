@@ -10,7 +10,9 @@
  *    level-1 tables are listed from their parent's entries, never read, so
  *    a 64 GiB VM mapped with 4K pages costs ~70 table reads, not 32k;
  *  - the pages on the possible-NX list(s): 6.1's lpage_disallowed_mmu_pages,
- *    6.2-6.17's possible_nx_huge_pages, 6.18's per-MMU-type arrays.
+ *    6.2-6.17's possible_nx_huge_pages, 6.18's per-MMU-type arrays;
+ *  - the shadow MMU's pages, kvm->arch.active_mmu_pages (on hosts without
+ *    the TDP MMU all of them; with it, those of nested guests).
  * Leaf counts are not walked: the kernel keeps them (stat.pages[]).
  *
  * Nothing is locked: tables may be zapped while they are read (RCU frees
@@ -226,6 +228,34 @@ static __always_inline long tdpw_nx_entry(struct tdpw_walk_ctx *c, __u32 link_of
 	return 0;
 }
 
+/* One shadow page of kvm->arch.active_mmu_pages (linked by sp->link). */
+static long tdpw_shadow_step(__u64 i, void *arg)
+{
+	struct tdpw_walk_ctx *c = arg;
+	struct kvm_mmu_page *sp;
+	struct tdpw_sp_info info;
+	__u64 next = 0;
+
+	if (!c->node || c->node == c->list_head)
+		return 1;
+	sp = (void *)(c->node - bpf_core_field_offset(struct kvm_mmu_page, link));
+	tdpw_read_sp(sp, &info);
+	c->rec.kind = TDPW_TABLE_SHADOW;
+	c->rec.sp = (__u64)sp;
+	c->rec.pfn = c->page_offset && info.spt > c->page_offset ? (info.spt - c->page_offset) >> 12 : 0;
+	c->rec.gfn = info.gfn;
+	c->rec.role = info.role;
+	c->rec.value = tdpw_sp_root_count(sp);
+	c->rec.level = tdpw_role_level(info.role);
+	c->rec.as_id = tdpw_role_as_id(info.role);
+	c->rec.flags = (info.nx_disallowed ? TDPW_TABLE_F_NX_DISALLOWED : 0) |
+		       (tdpw_sp_on_nx_list(sp) ? TDPW_TABLE_F_NX_TRACKED : 0);
+	tdpw_emit(c);
+	bpf_probe_read_kernel(&next, sizeof(next), (void *)c->node);
+	c->node = next;
+	return 0;
+}
+
 static long tdpw_nx_step_v61(__u64 i, void *arg)
 {
 	return tdpw_nx_entry(arg, bpf_core_field_offset(struct kvm_mmu_page___v61, lpage_disallowed_link));
@@ -332,6 +362,11 @@ int vm_tables(struct bpf_iter__task_file *ctx)
 		bpf_loop(TDPW_MAX_ROOTS, tdpw_root_step, &c, 0);
 	}
 	tdpw_walk_nx_lists(&c, kvm);
+	c.list_head = (__u64)&kvm->arch.active_mmu_pages;
+	if (bpf_probe_read_kernel(&first, sizeof(first), (void *)c.list_head) == 0) {
+		c.node = first;
+		bpf_loop(TDPW_MAX_NX, tdpw_shadow_step, &c, 0);
+	}
 
 	c.rec.kind = TDPW_TABLE_END;
 	c.rec.sp = 0;

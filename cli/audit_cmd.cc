@@ -80,6 +80,9 @@ std::string render_audit(const json& doc) {
                num(a["roots"]["model"], "invalid")});
   }
   if (a["nx"].is_object()) t.add_row({"possible-NX (tdp)", num(a["nx"], "kernel"), num(a["nx"], "model")});
+  if (a["shadow"].is_object()) {
+    t.add_row({"shadow pages", num(a["shadow"], "kernel"), num(a["shadow"], "model")});
+  }
   out += t.render();
   const std::int64_t missing = a["missing_from_model"].value("total", std::int64_t{0});
   const std::int64_t unknown = a["unknown_to_kernel"].value("total", std::int64_t{0});

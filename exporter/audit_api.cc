@@ -67,6 +67,10 @@ std::string render_audit_json(const VmEntry& vm, bool fresh) {
          ", \"nx\": " +
          (a.nx_compared ? "{\"kernel\": " + n(a.kernel_nx) + ", \"model\": " + n(a.model_nx) + "}"
                         : std::string("null")) +
+         ", \"shadow\": " +
+         (a.shadow_compared
+              ? "{\"kernel\": " + n(a.kernel_shadow) + ", \"model\": " + n(a.model_shadow) + "}"
+              : std::string("null")) +
          ",\n  \"missing_from_model\": {\"total\": " + n(a.missing_total) +
          ", \"pages\": " + pages_json(a.missing_from_model) +
          "},\n  \"unknown_to_kernel\": {\"total\": " + n(a.unknown_total) +

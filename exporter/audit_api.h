@@ -8,7 +8,7 @@
 //    "audit": null | {"time": T, "clean": bool, "summary": "...", "walk": {"status": "...",
 //      "complete": bool, "seconds": S}, "tables": {"kernel": N, "model": N},
 //      "roots": null | {"kernel": {"valid": N, "invalid": N}, "model": {...}},
-//      "nx": null | {"kernel": N, "model": N},
+//      "nx": null | {"kernel": N, "model": N}, "shadow": null | {"kernel": N, "model": N},
 //      "missing_from_model": {"total": N, "pages": [page...]},
 //      "unknown_to_kernel": {"total": N, "pages": [page...]}}}
 //   page: {"what": "table"|"nx", "as_id": N, "level": N, "gfn": N, "pfn": N, "sp": N}

@@ -97,6 +97,8 @@ struct VmAudit {
   std::int64_t model_roots_valid = 0, model_roots_invalid = 0;
   bool nx_compared = false;
   std::int64_t kernel_nx = 0, model_nx = 0;
+  bool shadow_compared = false;
+  std::int64_t kernel_shadow = 0, model_shadow = 0;
   std::int64_t missing_total = 0, unknown_total = 0;
   std::vector<AuditPage> missing_from_model, unknown_to_kernel;  // the first few of each
 };

@@ -149,6 +149,7 @@ std::string render_vms_json(const HostSnapshot& s) {
   for (const VmEntry& v : s.vms) {
     out += std::string(first ? "\n  {" : ",\n  {") + identity_json(v.identity) +
            ", \"key\": " + u(v.model.vm) + ", \"implicit\": " + boolean(v.model.implicit) +
+           ", \"adopted\": " + boolean(v.model.adopted) +
            ",\n   \"model\": " + model_json(v.model, v.reconcile) +
            ",\n   \"kernel\": " + kernel_json(v.kernel) +
            ",\n   \"probe_counters\": " + counters_json(v.counters) +

@@ -26,9 +26,18 @@ struct AdoptedTable {
   bool nx_tracked = false;  // on possible_nx_huge_pages (TDP)
 };
 
+// A shadow MMU page of kvm->arch.active_mmu_pages.
+struct AdoptedShadowPage {
+  std::uint64_t sp = 0;
+  std::uint64_t gfn = 0;
+  std::uint32_t role = 0;
+  bool nx_tracked = false;  // on the shadow possible-NX list
+};
+
 struct Adoption {
   std::vector<AdoptedRoot> roots;
   std::vector<AdoptedTable> tables;  // every non-root table, any order
+  std::vector<AdoptedShadowPage> shadow;
 };
 
 }  // namespace tdpwatch::core

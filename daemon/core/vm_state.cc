@@ -506,9 +506,22 @@ std::size_t VmState::adopt(const Adoption& a) {
       ++counts_.possible_nx_huge_pages[TDPW_MMU_TDP];
     }
   }
+  for (const AdoptedShadowPage& sp : a.shadow) {
+    auto [it, inserted] = shadow_.try_emplace(sp.sp, ShadowPage{sp.gfn, sp.role, 0});
+    if (!inserted && !(it->second.flags & kFlagUnlinked)) continue;  // already known
+    it->second = ShadowPage{sp.gfn, sp.role, 0};
+    ++counts_.shadow_pages;  // kvm_account_mmu_page(), long ago
+    if (sp.nx_tracked) {
+      it->second.flags |= kFlagNxTracked | kFlagNxDisallowed;
+      ++counts_.possible_nx_huge_pages[TDPW_MMU_SHADOW];
+    }
+    ++added;
+  }
   // The pages themselves stand where a baseline's offsets stood for them.
   offsets_.tdp_pages = 0;
+  offsets_.shadow_pages = 0;
   offsets_.possible_nx_huge_pages[TDPW_MMU_TDP] = 0;
+  offsets_.possible_nx_huge_pages[TDPW_MMU_SHADOW] = 0;
   adopted_ = true;
   return added;
 }

@@ -28,10 +28,10 @@ class VmState {
   bool adopt_create(std::uint32_t tgid);
 
   void set_counts(const CountTargets& targets);
-  // Takes the kernel's live structure (adoption.h): roots and tables the
-  // model lacks are added as if watched from their creation, the possible-NX
-  // flags set, and the TDP page and list offsets (a baseline's stand-ins for
-  // pages the model never saw) dropped.  Returns the tables added.
+  // Takes the kernel's live structure (adoption.h): roots, tables and shadow
+  // pages the model lacks are added as if watched from their creation, the
+  // possible-NX flags set, and the page and list offsets (a baseline's
+  // stand-ins for pages the model never saw) dropped.  Returns the pages added.
   std::size_t adopt(const Adoption& adoption);
   bool adopted() const { return adopted_; }
 

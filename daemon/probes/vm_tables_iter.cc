@@ -88,6 +88,7 @@ Result<std::vector<WalkedVm>> VmTablesIter::read(std::uint64_t page_offset_base_
       p.as_id = r.as_id;
       p.value = r.value;
       p.root_invalid = (r.flags & TDPW_TABLE_F_ROOT_INVALID) != 0;
+      p.nx_tracked = (r.flags & TDPW_TABLE_F_NX_TRACKED) != 0;
       switch (r.kind) {
         case TDPW_TABLE_ROOT:
           vm->roots.push_back(p);
@@ -97,6 +98,9 @@ Result<std::vector<WalkedVm>> VmTablesIter::read(std::uint64_t page_offset_base_
           break;
         case TDPW_TABLE_NX:
           vm->nx.push_back(p);
+          break;
+        case TDPW_TABLE_SHADOW:
+          vm->shadow.push_back(p);
           break;
         case TDPW_TABLE_END:
           vm->status = static_cast<tdpw_table_status>(r.value);

@@ -21,8 +21,9 @@ struct WalkedPage {
   std::uint32_t role = 0;  // roots and NX entries
   int level = 0;
   int as_id = 0;
-  int value = 0;  // roots: refcount; NX entries: enum tdpw_mmu_type
+  int value = 0;  // roots: refcount; NX entries: enum tdpw_mmu_type; shadow: root_count
   bool root_invalid = false;
+  bool nx_tracked = false;  // shadow pages: on the shadow possible-NX list
 };
 
 struct WalkedVm {
@@ -32,6 +33,7 @@ struct WalkedVm {
   std::vector<WalkedPage> roots;
   std::vector<WalkedPage> tables;  // non-root TDP tables
   std::vector<WalkedPage> nx;      // possible-NX list entries (TDP and shadow)
+  std::vector<WalkedPage> shadow;  // shadow MMU pages (active_mmu_pages)
 };
 
 // "complete", "PAGE_OFFSET unknown: roots only", ...

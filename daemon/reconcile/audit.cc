@@ -93,7 +93,8 @@ std::string AuditResult::summary() const {
   return out;
 }
 
-AuditResult audit(const std::vector<core::PageView>& model_pages, const core::VmCounts& counts,
+AuditResult audit(const std::vector<core::PageView>& model_pages,
+                  const std::vector<core::PageView>& model_shadow, const core::VmCounts& counts,
                   const probes::WalkedVm& walk, const AuditScope& scope, double now) {
   AuditResult r;
   r.time = now;
@@ -127,6 +128,19 @@ AuditResult audit(const std::vector<core::PageView>& model_pages, const core::Vm
   for (const auto& [place, v] : kernel_nx) r.kernel_nx += static_cast<std::int64_t>(v.size());
   for (const auto& [place, v] : model_nx) r.model_nx += static_cast<std::int64_t>(v.size());
   if (scope.nx) match(kernel_nx, model_nx, "nx", r);
+
+  // Shadow pages: by sp, at their place (as_id, level, gfn).
+  Sides kernel_sp, model_sp;
+  for (const probes::WalkedPage& p : walk.shadow) {
+    kernel_sp[{p.as_id, p.level, p.gfn}].push_back({0, p.sp});
+  }
+  for (const core::PageView& p : model_shadow) {
+    model_sp[{p.as_id, p.level, p.gfn}].push_back({0, p.sp});
+  }
+  r.kernel_shadow = static_cast<std::int64_t>(walk.shadow.size());
+  r.model_shadow = static_cast<std::int64_t>(model_shadow.size());
+  r.shadow_compared = scope.shadow;
+  if (scope.shadow) match(kernel_sp, model_sp, "shadow", r);
   return r;
 }
 

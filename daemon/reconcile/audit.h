@@ -23,7 +23,7 @@
 namespace tdpwatch::reconcile {
 
 struct AuditedPage {
-  std::string what;  // "table", "nx"
+  std::string what;  // "table", "nx", "shadow"
   int as_id = 0;
   int level = 0;
   std::uint64_t gfn = 0;
@@ -42,6 +42,8 @@ struct AuditResult {
   bool roots_compared = false;
   std::int64_t kernel_nx = 0, model_nx = 0;
   bool nx_compared = false;
+  std::int64_t kernel_shadow = 0, model_shadow = 0;
+  bool shadow_compared = false;
   // In the kernel, not in the model; in the model, not in the kernel.  The
   // totals count all; the lists keep the first kMaxListed of each.
   std::vector<AuditedPage> missing_from_model, unknown_to_kernel;
@@ -61,11 +63,15 @@ struct AuditResult {
 };
 
 struct AuditScope {
-  bool roots = true;  // the plan sees roots released (ModelOptions::root_release_events)
-  bool nx = true;     // the plan sees the possible-NX list
+  bool roots = true;   // the plan sees roots released (ModelOptions::root_release_events)
+  bool nx = true;      // the plan sees the possible-NX list
+  bool shadow = true;  // the plan sees shadow pages created and zapped
 };
 
-AuditResult audit(const std::vector<core::PageView>& model_pages, const core::VmCounts& counts,
+// model_shadow: core::Model::shadow_pages(), compared by sp with the
+// kernel's active_mmu_pages.
+AuditResult audit(const std::vector<core::PageView>& model_pages,
+                  const std::vector<core::PageView>& model_shadow, const core::VmCounts& counts,
                   const probes::WalkedVm& walk, const AuditScope& scope, double now);
 
 }  // namespace tdpwatch::reconcile

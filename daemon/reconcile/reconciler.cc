@@ -195,8 +195,11 @@ void Reconciler::on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
   VmStatus& st = vms_[vm];
   const tdpw_vm_counters c = counters.value_or(tdpw_vm_counters{});
   st.baseline.tdp_pages = adopted.tdp_pages_total() - c.tdp_pages;
-  st.baseline.possible_nx_huge_pages[TDPW_MMU_TDP] =
-      adopted.possible_nx_huge_pages[TDPW_MMU_TDP] - c.possible_nx_huge_pages[TDPW_MMU_TDP];
+  st.baseline.shadow_pages = adopted.shadow_pages - c.shadow_pages;
+  for (int m = 0; m < core::kNrMmuTypes; ++m) {
+    st.baseline.possible_nx_huge_pages[m] =
+        adopted.possible_nx_huge_pages[m] - c.possible_nx_huge_pages[m];
+  }
 }
 
 void Reconciler::review_teardown(core::LeakRecord& leak,

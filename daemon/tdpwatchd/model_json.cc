@@ -58,7 +58,7 @@ std::string vm_json(const core::VmSnapshot& s, const probes::EventLoop& loop,
   }
   const auto counters = loop.counters().find(s.vm);
   return "      {\"vm\": " + std::to_string(s.vm) + ", \"tgid\": " + std::to_string(s.tgid) +
-         ", \"implicit\": " + boolean(s.implicit) +
+         ", \"implicit\": " + boolean(s.implicit) + ", \"adopted\": " + boolean(s.adopted) +
          ", \"shadow_pages\": " + std::to_string(c.shadow_pages) +
          ", \"tdp_pages\": " + std::to_string(c.tdp_pages_total()) + ", \"tdp_pages_by_level\": [" +
          levels + "]" + ", \"leaf_pages\": {\"4k\": " + std::to_string(c.leaf_pages[0]) +

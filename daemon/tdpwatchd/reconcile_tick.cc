@@ -17,6 +17,7 @@ ReconcileTick::PlanReach ReconcileTick::PlanReach::of(const probes::AttachPlan& 
   r.keys_are_kvm = plan.lifecycle == probes::Lifecycle::kHooks;
   r.foreign_sptes_attributed = plan.foreign_sptes_attributed;
   r.nx_list_seen = plan.served(probes::Hook::kNxTrack) && plan.served(probes::Hook::kNxUntrack);
+  r.shadow_pages_seen = plan.served(probes::Hook::kGetPage) && plan.served(probes::Hook::kZapPage);
   return r;
 }
 
@@ -148,6 +149,7 @@ core::Adoption adoption_of(const probes::WalkedVm& w) {
   for (const probes::WalkedPage& t : w.tables) {
     a.tables.push_back({t.as_id, t.level, t.gfn, t.pfn, nx.count({t.as_id, t.level, t.gfn}) != 0});
   }
+  for (const probes::WalkedPage& s : w.shadow) a.shadow.push_back({s.sp, s.gfn, s.role, s.nx_tracked});
   return a;
 }
 
@@ -178,7 +180,8 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
   }
   const bool requested = audit_requested_;
   bool all_audited = true;
-  const reconcile::AuditScope scope{model.options().root_release_events, reach_.nx_list_seen};
+  const reconcile::AuditScope scope{model.options().root_release_events, reach_.nx_list_seen,
+                                    reach_.shadow_pages_seen};
   for (const core::VmSnapshot& v : model.snapshot_all()) {
     // Quiescent: no event between the previous tick's counters and this
     // tick's (all of them drained and applied since), none since, none
@@ -201,6 +204,7 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
         walk.roots.insert(walk.roots.end(), w.roots.begin(), w.roots.end());
         walk.tables.insert(walk.tables.end(), w.tables.begin(), w.tables.end());
         walk.nx.insert(walk.nx.end(), w.nx.begin(), w.nx.end());
+        walk.shadow.insert(walk.shadow.end(), w.shadow.begin(), w.shadow.end());
         if (w.status != TDPW_TABLE_COMPLETE) walk.status = w.status;
       }
     }
@@ -215,11 +219,12 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
       if (const auto it = after->find(v.vm); it != after->end()) c = it->second;
       rec_.on_adopted(v.vm, counts, c);
       spdlog::info(
-          "{}: older than the daemon: adopted from the kernel's live tables ({} tables, {} of them "
-          "new to the model; {} roots; {} on the possible-NX list)",
-          who, walk.tables.size(), added, walk.roots.size(), walk.nx.size());
+          "{}: older than the daemon: adopted from the kernel's live tables ({} TDP tables and {} "
+          "shadow pages, {} of them new to the model; {} roots; {} on the possible-NX lists)",
+          who, walk.tables.size(), walk.shadow.size(), added, walk.roots.size(), walk.nx.size());
     }
-    reconcile::AuditResult r = reconcile::audit(model.pages(v.vm), counts, walk, scope, now);
+    reconcile::AuditResult r =
+        reconcile::audit(model.pages(v.vm), model.shadow_pages(v.vm), counts, walk, scope, now);
     r.walk_seconds = walk_seconds;
     const std::string summary = r.summary();
     auto& logged = audit_logged_[v.vm];

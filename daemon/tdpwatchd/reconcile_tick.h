@@ -51,6 +51,7 @@ class ReconcileTick {
     bool keys_are_kvm = false;
     bool foreign_sptes_attributed = false;
     bool nx_list_seen = false;
+    bool shadow_pages_seen = false;  // get_page and zap_page served
     static PlanReach of(const probes::AttachPlan& plan);
   };
   // shadow_mmu: the host runs the shadow MMU (tdp_mmu=N), whose leaves

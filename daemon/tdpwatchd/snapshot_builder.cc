@@ -56,6 +56,9 @@ exporter::VmAudit audit_entry(const reconcile::AuditResult& r) {
   a.nx_compared = r.nx_compared;
   a.kernel_nx = r.kernel_nx;
   a.model_nx = r.model_nx;
+  a.shadow_compared = r.shadow_compared;
+  a.kernel_shadow = r.kernel_shadow;
+  a.model_shadow = r.model_shadow;
   a.missing_total = r.missing_total;
   a.unknown_total = r.unknown_total;
   for (const auto& p : r.missing_from_model) {

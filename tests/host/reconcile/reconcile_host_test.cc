@@ -252,7 +252,11 @@ TEST(ReconcileHost, RingBufferOverflowIsCountedResyncedAndHeals) {
   g_pumped = nullptr;
 }
 
-TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
+// This host runs the shadow MMU (tdp_mmu=N): VMs older than the daemon are
+// adopted from their live shadow pages (kvm->arch.active_mmu_pages, the VM
+// tables iterator) at their first quiet tick; a fresh audit then finds the
+// model's shadow pages to be the kernel's, page by page.
+TEST(ReconcileHost, VmsOlderThanTheDaemonAreAdoptedAndAuditClean) {
   TDPW_REQUIRE_ROOT();
   TDPW_REQUIRE_DEV_KVM();
   if (HasFatalFailure()) return;
@@ -276,6 +280,20 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonTakeABaselineFromTheKernel) {
     EXPECT_GT(v["model"]["shadow_pages"].get<long>(), 0) << v.dump();
     EXPECT_EQ(v["model"]["shadow_pages"], v["kernel"]["shadow_pages"]) << v.dump();
     for (const json& f : v["reconcile"]["figures"]) EXPECT_EQ(f["model"], f["kernel"]) << f;
+    EXPECT_TRUE(eventually(10s, [&] {
+      return vm_of(vms_api(d->port), p.pid()).value("adopted", false);
+    })) << d->process.err();
+    const auto audit =
+        http_get(d->port, "/api/v1/vms/" + std::to_string(v["key"].get<std::uint64_t>()) +
+                              "/audit?fresh=1");
+    ASSERT_EQ(audit.status, 200) << audit.body;
+    const json a = json::parse(audit.body, nullptr, false);
+    ASSERT_TRUE(a.is_object()) << audit.body;
+    EXPECT_TRUE(a["fresh"].get<bool>()) << audit.body;
+    EXPECT_TRUE(a["audit"]["clean"].get<bool>()) << audit.body;
+    EXPECT_GT(a["audit"]["shadow"]["kernel"].get<long>(), 0) << audit.body;
+    EXPECT_EQ(a["audit"]["shadow"]["kernel"], a["audit"]["shadow"]["model"]) << audit.body;
+    EXPECT_EQ(a["audit"]["shadow"]["model"], v["model"]["shadow_pages"]) << audit.body;
     EXPECT_TRUE(
         metric(d->port, "tdpwatch_vm_info{vm=\"tdpw_test_vmm-" + std::to_string(p.pid()) +
                             "\",pid=\"" + std::to_string(p.pid()) +
