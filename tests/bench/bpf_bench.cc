@@ -390,6 +390,33 @@ BENCHMARK_CAPTURE(BM_Page, tdp_got_then_unlinked, PageKind::kTdp, true, true,
 BENCHMARK_CAPTURE(BM_Page, tdp_root, PageKind::kTdpRoot, true, false, "ROOT_ALLOC");
 
 BENCHMARK_CAPTURE(BM_RawTp, spte_changed, "spte_changed__raw_tp", kSpteArgs, "4K leaf install");
+// spte_changed while a VM-context hook is active (bpf/handlers/vm_context.bpf.h):
+// `mine`: this very thread is inside one (its SPTE changes take that VM);
+// else another thread is (the hash is looked up and misses).  Without any
+// context (BM_RawTp/spte_changed) only threads_in_vm_context is read.
+void BM_SpteInVmContext(benchmark::State& state, bool mine) {
+  Loaded& l = loaded();
+  if (!l.error.empty()) {
+    state.SkipWithError(l.error.c_str());
+    return;
+  }
+  const auto tid = static_cast<__u32>(::gettid());
+  const __u32 pid = mine ? tid : tid + 1;
+  const std::uint64_t vm = 0xffff888012340000ull;
+  if (bpf_map__update_elem(l.skel->maps.thread_vm, &pid, sizeof pid, &vm, sizeof vm, 0) != 0) {
+    state.SkipWithError("thread_vm update failed");
+    return;
+  }
+  l.skel->bss->threads_in_vm_context = 1;
+  BM_RawTp(state, "spte_changed__raw_tp", kSpteArgs,
+           mine ? "4K leaf install, this thread in a VM context"
+                : "4K leaf install, another thread in a VM context");
+  l.skel->bss->threads_in_vm_context = 0;
+  bpf_map__delete_elem(l.skel->maps.thread_vm, &pid, sizeof pid, 0);
+}
+BENCHMARK_CAPTURE(BM_SpteInVmContext, this_thread, true);
+BENCHMARK_CAPTURE(BM_SpteInVmContext, another_thread, false);
+
 BENCHMARK_CAPTURE(BM_RawTp, get_page_created, "get_page__raw_tp",
                   std::vector<std::uint64_t>{kFakeSp.first, 1}, kFakeSp.second);
 BENCHMARK_CAPTURE(BM_RawTp, get_page_cached, "get_page__raw_tp",

@@ -342,6 +342,37 @@ sc_late() {
   daemon_stop
 }
 
+# latemix: VMs older than the daemon in the states the issue names: X after
+# NX splits (nx_huge_pages=force, recovery off: 16 tables on the possible-NX
+# list) and Y during dirty logging (its THP half eagerly split to 4K).  Both
+# adopted, exact (the NX list too), audit clean, torn down clean.
+sc_latemix() {
+  local p=/sys/module/kvm/parameters nx0 ratio0 x dx y dy
+  nx0=$(cat $p/nx_huge_pages) ratio0=$(cat $p/nx_huge_pages_recovery_ratio)
+  echo 0 >$p/nx_huge_pages_recovery_ratio
+  echo force >$p/nx_huge_pages || fail "cannot set nx_huge_pages=force"
+  if vmm_start X --mem-mib 64 --touch-pages 16383 --thp --exec-huge &&
+    vmm_start Y --mem-mib 64 --touch-pages 16383 --thp --steps dirty-on; then
+    dx=$VMM_DIRS_X x=${VMM_DIRS_X%-*} dy=$VMM_DIRS_Y y=${VMM_DIRS_Y%-*}
+    vmm_step Y dirty-on
+    check split kernel_nx_lpage_splits 16 "$(cat /sys/kernel/debug/kvm/$dx/nx_lpage_splits)"
+    if daemon_start "$PLAN"; then
+      check_vm adopted:X "$x" "$dx" true
+      check_vm adopted:Y "$y" "$dy" true
+      check_sec adopted
+      check_vms adopted "$x $y"
+      vmm_stop X
+      vmm_stop Y
+      wait_destroyed 2
+      check_sec teardown
+      check_probes teardown
+      daemon_stop
+    fi
+  fi
+  echo "$nx0" >$p/nx_huge_pages
+  echo "$ratio0" >$p/nx_huge_pages_recovery_ratio
+}
+
 # unadopted: `late` with the daemon told not to adopt (--adopt false): the
 # audit must name every table of the VM as missing from the model, as many
 # as SecPageTables holds (an audit that finds something).  The daemon stops
