@@ -29,6 +29,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "kvm_compat.bpf.h"
+#include "kvm_vm_file.bpf.h"
 #include "tdpw_table_iter.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -75,15 +76,6 @@ struct tdpw_walk_ctx {
 	__s32 status;    /* enum tdpw_table_status */
 };
 
-static __always_inline bool tdpw_is_kvm_vm_file(struct file *file)
-{
-	char name[8] = {};
-
-	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name)) != 7)
-		return false;
-	return name[0] == 'k' && name[1] == 'v' && name[2] == 'm' && name[3] == '-' &&
-	       name[4] == 'v' && name[5] == 'm';
-}
 
 static __always_inline void tdpw_emit(struct tdpw_walk_ctx *c)
 {

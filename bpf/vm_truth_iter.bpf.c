@@ -15,20 +15,11 @@
 #include <bpf/bpf_tracing.h>
 
 #include "kvm_compat.bpf.h"
+#include "kvm_vm_file.bpf.h"
 #include "tdpw_vm_iter.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The dentry name of a KVM VM file (virt/kvm/kvm_main.c: anon_inode_getfile("kvm-vm", ...)). */
-static __always_inline bool tdpw_is_kvm_vm_file(struct file *file)
-{
-	char name[8] = {};
-
-	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name)) != 7)
-		return false;
-	return name[0] == 'k' && name[1] == 'v' && name[2] == 'm' && name[3] == '-' &&
-	       name[4] == 'v' && name[5] == 'm';
-}
 
 SEC("iter/task_file")
 int vm_truth(struct bpf_iter__task_file *ctx)

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/table.h"
-#include "cli/vm_match.h"
+#include "cli/daemon_api.h"
 
 namespace tdpwatch::cli {
 namespace {
@@ -100,12 +100,9 @@ std::string render_audit(const json& doc) {
 int run_audit(const GlobalOptions& global, const AuditOptions& o) {
   auto client = DaemonClient::create(global.daemon);
   if (!client) return report(client.failure());
-  auto doc = client->vms();
-  if (!doc) return report(doc.failure());
-  auto index = match_vm((*doc)["vms"], o.vm);
-  if (!index) return report(index.failure());
-  const auto key = (*doc)["vms"][*index].value("key", std::uint64_t{0});
-  auto audit = client->audit(key, !o.last);
+  auto vm = client->find_vm(o.vm);
+  if (!vm) return report(vm.failure());
+  auto audit = client->audit(vm->key, !o.last);
   if (!audit) {
     Failure f = audit.failure();
     if (f.code == kExitVmNotFound) f.message = "VM " + o.vm + " was torn down meanwhile";

@@ -1,5 +1,7 @@
 #include "cli/daemon_api.h"
 
+#include "cli/vm_match.h"
+
 namespace tdpwatch::cli {
 
 Outcome<DaemonClient> DaemonClient::create(const std::string& text) {
@@ -47,6 +49,18 @@ Outcome<nlohmann::json> DaemonClient::vms() const {
 Outcome<nlohmann::json> DaemonClient::pages(std::uint64_t key) const {
   // The daemon may wait for its next publish (up to its --interval + 5 s).
   return get_json("/api/v1/vms/" + std::to_string(key) + "/pages", std::chrono::seconds(90));
+}
+
+Outcome<DaemonVm> DaemonClient::find_vm(const std::string& query) const {
+  auto doc = vms();
+  if (!doc) return doc.failure();
+  auto index = match_vm((*doc)["vms"], query);
+  if (!index) return index.failure();
+  DaemonVm vm;
+  vm.key = (*doc)["vms"][*index].value("key", std::uint64_t{0});
+  vm.index = *index;
+  vm.doc = std::move(*doc);
+  return vm;
 }
 
 Outcome<nlohmann::json> DaemonClient::audit(std::uint64_t key, bool fresh) const {

@@ -19,6 +19,8 @@ namespace tdpwatch::cli {
 // tdpwatchd's documented default (exporter/README.md).
 inline constexpr const char* kDefaultDaemonUrl = "http://127.0.0.1:9977";
 
+struct DaemonVm;
+
 class DaemonClient {
  public:
   // A bad URL is a usage error (2).
@@ -28,6 +30,8 @@ class DaemonClient {
   Outcome<nlohmann::json> pages(std::uint64_t key) const;
   // GET /api/v1/vms/<key>/audit[?fresh=1] (exporter/audit_api.h).
   Outcome<nlohmann::json> audit(std::uint64_t key, bool fresh) const;
+  // /api/v1/vms and, in it, the one VM `query` names (cli/vm_match.h).
+  Outcome<DaemonVm> find_vm(const std::string& query) const;
 
   const std::string& url() const { return url_.text; }
 
@@ -36,6 +40,14 @@ class DaemonClient {
   Outcome<nlohmann::json> get_json(const std::string& path,
                                    std::chrono::milliseconds timeout) const;
   Url url_;
+};
+
+// One VM as the daemon lists it: the whole /api/v1/vms document, the VM's
+// index in its "vms" array, and its key.
+struct DaemonVm {
+  nlohmann::json doc;
+  std::size_t index = 0;
+  std::uint64_t key = 0;
 };
 
 }  // namespace tdpwatch::cli

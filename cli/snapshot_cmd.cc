@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/snapshot_render.h"
-#include "cli/vm_match.h"
+#include "cli/daemon_api.h"
 
 namespace tdpwatch::cli {
 
@@ -27,14 +27,11 @@ void add_snapshot_command(CLI::App& app, SnapshotOptions& o) {
 int run_snapshot(const GlobalOptions& global, const SnapshotOptions& o) {
   auto client = DaemonClient::create(global.daemon);
   if (!client) return report(client.failure());
-  auto doc = client->vms();
-  if (!doc) return report(doc.failure());
-  auto index = match_vm((*doc)["vms"], o.vm);
-  if (!index) return report(index.failure());
+  auto vm = client->find_vm(o.vm);
+  if (!vm) return report(vm.failure());
   std::optional<nlohmann::json> pages;
   if (o.pages) {
-    const auto key = (*doc)["vms"][*index].value("key", std::uint64_t{0});
-    auto p = client->pages(key);
+    auto p = client->pages(vm->key);
     if (!p) {
       Failure f = p.failure();
       if (f.code == kExitVmNotFound) f.message = "VM " + o.vm + " was torn down meanwhile";
@@ -42,7 +39,8 @@ int run_snapshot(const GlobalOptions& global, const SnapshotOptions& o) {
     }
     pages = std::move(*p);
   }
-  const ojson snapshot = snapshot_document(*doc, *index, client->url(), pages ? &*pages : nullptr);
+  const ojson snapshot =
+      snapshot_document(vm->doc, vm->index, client->url(), pages ? &*pages : nullptr);
   const std::string text =
       o.output == Output::kJson ? snapshot.dump(2) + "\n" : render_snapshot(snapshot);
   std::fputs(text.c_str(), stdout);
