@@ -18,7 +18,8 @@ class VmCollector final : public Collector {
                       "A VM being tracked (value 1): its VMM's comm, QEMU -uuid, libvirt domain "
                       "(from the VMM's cgroup), debugfs <pid>-<fd> directory, and whether counts "
                       "are since VM creation (full), since the daemon first saw it (since_seen), "
-                      "or from a baseline of the kernel's own figures taken then (baseline)");
+                      "from a baseline of the kernel's own figures taken then (baseline), or "
+                      "its page tables were adopted from the kernel's live ones (adopted)");
     auto tdp = gauge(out, "tdpwatch_vm_tdp_pages",
                      "Linked non-root TDP MMU page-table pages, by level and address space "
                      "(the kernel's tdp_mmu_pages, split; model)");

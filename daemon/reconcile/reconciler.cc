@@ -47,6 +47,8 @@ const char* name(Tracking t) {
       return "since_seen";
     case Tracking::kBaseline:
       return "baseline";
+    case Tracking::kAdopted:
+      return "adopted";
   }
   return "?";
 }
@@ -193,6 +195,8 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
 void Reconciler::on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
                             const std::optional<tdpw_vm_counters>& counters) {
   VmStatus& st = vms_[vm];
+  st.tracking = Tracking::kAdopted;
+  st.baseline_settled = true;
   const tdpw_vm_counters c = counters.value_or(tdpw_vm_counters{});
   st.baseline.tdp_pages = adopted.tdp_pages_total() - c.tdp_pages;
   st.baseline.shadow_pages = adopted.shadow_pages - c.shadow_pages;

@@ -43,8 +43,10 @@
 
 namespace tdpwatch::reconcile {
 
-enum class Tracking { kFull, kSinceSeen, kBaseline };
-const char* name(Tracking tracking);  // "full", "since_seen", "baseline"
+// kAdopted: first seen mid-life, then adopted from the kernel's live tables
+// (Reconciler::on_adopted): its pages are the kernel's, page by page.
+enum class Tracking { kFull, kSinceSeen, kBaseline, kAdopted };
+const char* name(Tracking tracking);  // "full", "since_seen", "baseline", "adopted"
 
 struct VmStatus {
   std::string who;

@@ -269,7 +269,7 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonAreAdoptedAndAuditClean) {
                            [&] {
                              const json v = vm_of(vms_api(d->port), p.pid());
                              return !v.is_null() && !v["reconcile"].is_null() &&
-                                    v["reconcile"]["tracking"] == "baseline" &&
+                                    v["reconcile"]["tracking"] == "adopted" &&
                                     v["implicit"].get<bool>();
                            }))
         << vm_of(vms_api(d->port), p.pid()).dump(1) << "\n"
@@ -298,7 +298,7 @@ TEST(ReconcileHost, VmsOlderThanTheDaemonAreAdoptedAndAuditClean) {
         metric(d->port, "tdpwatch_vm_info{vm=\"tdpw_test_vmm-" + std::to_string(p.pid()) +
                             "\",pid=\"" + std::to_string(p.pid()) +
                             "\",comm=\"tdpw_test_vmm\",uuid=\"\",libvirt_domain=\"\",debugfs=\"\","
-                            "tracking=\"baseline\"}"))
+                            "tracking=\"adopted\"}"))
         << http_get(d->port, "/metrics").body;
   }
   // Host-wide: SecPageTables agrees with every VM's pages (plus the host
