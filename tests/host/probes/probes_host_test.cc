@@ -76,7 +76,7 @@ std::optional<long long> json_number(const std::string& text, const std::string&
 // Model VMs of a status document: tgid -> shadow_pages.
 std::map<int, long long> model_vms(const std::string& status) {
   std::map<int, long long> out;
-  const std::regex vm(R"(\{"vm": \d+, "tgid": (\d+), "implicit": \w+, "shadow_pages": (-?\d+))");
+  const std::regex vm(R"(\{"vm": \d+, "tgid": (\d+), "implicit": \w+, (?:"adopted": \w+, )?"shadow_pages": (-?\d+))");
   for (std::sregex_iterator it(status.begin(), status.end(), vm), end; it != end; ++it) {
     out[std::stoi((*it)[1])] = std::stoll((*it)[2]);
   }
