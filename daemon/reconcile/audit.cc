@@ -71,6 +71,11 @@ std::string describe(const AuditedPage& p) {
 
 }  // namespace
 
+bool walk_is_quiescent(bool quiet_since_previous_tick, std::uint64_t at_tick,
+                       std::uint64_t before_walk, std::uint64_t after_walk) {
+  return quiet_since_previous_tick && before_walk == at_tick && after_walk == at_tick;
+}
+
 std::string AuditResult::summary() const {
   if (clean()) return "clean";
   std::string out;

@@ -62,6 +62,20 @@ struct AuditResult {
   std::string summary() const;
 };
 
+// Whether a walk of the kernel's tables is a quiescent point for one VM, so
+// that adopting it (core::Model::adopt) or auditing against it is exact:
+//  - quiet_since_previous_tick: the reconciler saw no event for the VM
+//    between the previous tick's counter read and this tick's
+//    (VmStatus::quiet).  Every event counted before the previous read has
+//    been drained and applied since.  Without it, an event counted by this
+//    tick's read but still in the ring buffer would be in the walk and then
+//    applied again on top of it;
+//  - at_tick, before_walk, after_walk: the VM's lossless event count at this
+//    tick's read, just before the walk and just after it; an event between
+//    them happened while the walk read the tables (torn).
+bool walk_is_quiescent(bool quiet_since_previous_tick, std::uint64_t at_tick,
+                       std::uint64_t before_walk, std::uint64_t after_walk);
+
 struct AuditScope {
   bool roots = true;   // the plan sees roots released (ModelOptions::root_release_events)
   bool nx = true;      // the plan sees the possible-NX list

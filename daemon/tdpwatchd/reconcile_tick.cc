@@ -187,9 +187,8 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
     // tick's (all of them drained and applied since), none since, none
     // during the walk.  Then the walk plus the events to come is the kernel.
     const reconcile::VmStatus* st = rec_.status(v.vm);
-    const std::uint64_t at_tick = events_of(loop.counters(), v.vm);
-    if (st == nullptr || !st->quiet || events_of(*before, v.vm) != at_tick ||
-        events_of(*after, v.vm) != at_tick) {
+    if (!reconcile::walk_is_quiescent(st != nullptr && st->quiet, events_of(loop.counters(), v.vm),
+                                      events_of(*before, v.vm), events_of(*after, v.vm))) {
       all_audited = false;
       continue;
     }

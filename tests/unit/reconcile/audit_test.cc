@@ -123,6 +123,20 @@ TEST(Audit, AnIncompleteWalkIsNeverClean) {
       << r.summary();
 }
 
+// The races of a walk with the VM's events (walk_is_quiescent): only a walk
+// with no event around it is adopted or audited.
+TEST(WalkQuiescence, OnlyAWalkWithNoEventAroundIt) {
+  EXPECT_TRUE(walk_is_quiescent(true, 10, 10, 10));
+  // An event counted by this tick's map read but possibly still in the ring
+  // buffer (the reconciler saw the count move since the previous tick): the
+  // walk would hold it and the model would apply it again.
+  EXPECT_FALSE(walk_is_quiescent(false, 11, 11, 11));
+  // An event after the tick's read, before the walk: not yet applied.
+  EXPECT_FALSE(walk_is_quiescent(true, 10, 11, 11));
+  // An event during the walk: the walk may be torn.
+  EXPECT_FALSE(walk_is_quiescent(true, 10, 10, 11));
+}
+
 // Shadow MMU hosts (tdp_mmu=N), and nested guests beside the TDP MMU.
 TEST(Audit, ShadowPagesBySp) {
   auto w = walk_of({}, 0);
