@@ -141,14 +141,21 @@ void VmState::link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint6
     }
     drop_page(s);  // a stale record of a frame the kernel has reused
   }
+  place_table(key);
+  ++counts_.link_sp_total;
+}
+
+Slot VmState::place_table(const PageKey& key) {
   // Tree links drive the recursive removal, so only an unambiguous parent is
   // recorded; a page without one still leaves on its own SPTE event.
-  const Slot parent = store_.find_unique_live(as_id, level + 1, gfn);
-  const std::uint32_t r =
-      parent != kNoSlot ? (role_of(store_.at(parent)) & ~0xfu) | static_cast<std::uint32_t>(level)
-                        : role::synthesize(level, as_id);
-  const Slot s = link_page(key, r, 0);
+  const Slot parent = store_.find_unique_live(key.as_id, key.level + 1, key.gfn);
+  const std::uint32_t r = parent != kNoSlot ? (role_of(store_.at(parent)) & ~0xfu) |
+                                                  static_cast<std::uint32_t>(key.level)
+                                            : role::synthesize(key.level, key.as_id);
+  const Slot s = store_.insert(key, role_index(r), 0);
+  ++counts_.tdp_pages[key.as_id][key.level - 1];  // tdp_account_mmu_page()
   if (parent != kNoSlot) store_.add_child(parent, s);
+  return s;
 }
 
 void VmState::removed_pt_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn) {
@@ -490,13 +497,7 @@ std::size_t VmState::adopt(const Adoption& a) {
     Slot s = store_.find(key);
     if (s == kNoSlot || !is_linked(PageStore::flags(store_.at(s)))) {
       if (s != kNoSlot) drop_page(s);
-      const Slot parent = store_.find_unique_live(t->as_id, t->level + 1, t->gfn);
-      const std::uint32_t r = parent != kNoSlot ? (role_of(store_.at(parent)) & ~0xfu) |
-                                                      static_cast<std::uint32_t>(t->level)
-                                                : role::synthesize(t->level, t->as_id);
-      s = store_.insert(key, role_index(r), 0);
-      ++counts_.tdp_pages[t->as_id][t->level - 1];  // tdp_account_mmu_page(), long ago
-      if (parent != kNoSlot) store_.add_child(parent, s);
+      s = place_table(key);  // accounted long ago, linked before the daemon: no link event
       ++added;
     }
     PageRecord& rec = store_.at(s);

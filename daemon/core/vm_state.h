@@ -74,6 +74,9 @@ class VmState {
   void apply_offsets(LeakRecord& rec) const;
 
   Slot link_page(const PageKey& key, std::uint32_t role, std::uint8_t flags);
+  // Inserts and accounts a table seen linked (SPTE stream, adoption) under
+  // its parent, with the parent's role; not counted as a link event.
+  Slot place_table(const PageKey& key);
   // tdp_mmu_unlink_sp(): uncount, and untrack unless an untrack event follows.
   void unlink_page(Slot slot);
   // Unlinks every linked descendant of `slot`, leaving them as zombies.
