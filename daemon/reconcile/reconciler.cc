@@ -197,13 +197,15 @@ void Reconciler::on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
   VmStatus& st = vms_[vm];
   st.tracking = Tracking::kAdopted;
   st.baseline_settled = true;
-  const tdpw_vm_counters c = counters.value_or(tdpw_vm_counters{});
-  st.baseline.tdp_pages = adopted.tdp_pages_total() - c.tdp_pages;
-  st.baseline.shadow_pages = adopted.shadow_pages - c.shadow_pages;
+  // The adopted figures are absolute: a baseline taken against them.
+  KernelView k;
+  k.tdp_pages = adopted.tdp_pages_total();
+  k.shadow_pages = adopted.shadow_pages;
   for (int m = 0; m < core::kNrMmuTypes; ++m) {
-    st.baseline.possible_nx_huge_pages[m] =
-        adopted.possible_nx_huge_pages[m] - c.possible_nx_huge_pages[m];
+    k.possible_nx_huge_pages[m] = adopted.possible_nx_huge_pages[m];
   }
+  k.counters = counters;
+  st.baseline = baseline_offsets(k);
 }
 
 void Reconciler::review_teardown(core::LeakRecord& leak,

@@ -101,10 +101,10 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   std::optional<std::int64_t> sec;
   if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->sec_page_tables_bytes / 4096);
   rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
-  // A VM first seen mid-life is adopted at its first quiescent tick.
-  const std::vector<core::VmSnapshot> after = model.snapshot_all();
+  // A VM first seen mid-life is adopted at its first quiescent tick (the
+  // tick changed no VM's implicit/adopted state: `vms` still says it).
   const bool adoption_due =
-      adopt_ && std::any_of(after.begin(), after.end(), [](const core::VmSnapshot& v) {
+      adopt_ && std::any_of(vms.begin(), vms.end(), [](const core::VmSnapshot& v) {
         return v.implicit && !v.adopted;
       });
   if (tables_ && (adoption_due || audit_requested_ ||
