@@ -82,6 +82,15 @@ struct kvm___v61 {
 /* The SPTE bits: tdpw_spte.h (shared with the accounting core). */
 #define TDPW_PUD_SIZE (1ULL << 30)
 
+/*
+ * A direct-map base (PAGE_OFFSET): in the kernel half and 1 GiB aligned
+ * (kernel_randomize_memory() aligns it to PUD_SIZE).
+ */
+static __always_inline bool tdpw_page_offset_plausible(__u64 po)
+{
+	return (po >> 63) && !(po & (TDPW_PUD_SIZE - 1));
+}
+
 /* ---- era ----------------------------------------------------------------- */
 
 /* 6.1: sp->lpage_disallowed still has its old name. */
@@ -178,6 +187,12 @@ static __always_inline __u8 tdpw_role_as_id(__u32 role)
 static __always_inline __u8 tdpw_role_level(__u32 role)
 {
 	return role & 0xf;
+}
+
+/* kvm_mmu_page_role.invalid: bit 11 of role.word (6.1-6.18). */
+static __always_inline bool tdpw_role_invalid(__u32 role)
+{
+	return (role >> 11) & 1;
 }
 
 /*

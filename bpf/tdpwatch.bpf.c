@@ -164,130 +164,43 @@ int BPF_KPROBE(root_put__kprobe, struct kvm *kvm, struct kvm_mmu_page *root)
 
 /* ---- VM context: entry notes the thread's VM, exit clears it (vm_context.bpf.h) ---- */
 
+/*
+ * The four programs of one VM-context hook on kernel function `fn`, all of
+ * whose first argument is the struct kvm *: <hook>__fentry/__fexit and
+ * <hook>__kprobe/__kretprobe (bpf/HOOKS.md).
+ */
+#define TDPW_VM_CONTEXT_HOOK(hook, fn)                                   \
+	SEC("fentry/" #fn)                                               \
+	int BPF_PROG(hook##__fentry, struct kvm *kvm)                    \
+	{                                                                \
+		return tdpw_handle_vm_context_enter(kvm);                \
+	}                                                                \
+	SEC("fexit/" #fn)                                                \
+	int BPF_PROG(hook##__fexit, struct kvm *kvm)                     \
+	{                                                                \
+		return tdpw_handle_vm_context_exit();                    \
+	}                                                                \
+	SEC("kprobe/" #fn)                                               \
+	int BPF_KPROBE(hook##__kprobe, struct kvm *kvm)                  \
+	{                                                                \
+		return tdpw_handle_vm_context_enter(kvm);                \
+	}                                                                \
+	SEC("kretprobe/" #fn)                                            \
+	int BPF_KRETPROBE(hook##__kretprobe)                             \
+	{                                                                \
+		return tdpw_handle_vm_context_exit();                    \
+	}
+
 /* kvm_unmap_gfn_range(kvm, range): mmu notifier invalidate */
-SEC("fentry/kvm_unmap_gfn_range")
-int BPF_PROG(unmap_gfn_range__fentry, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("fexit/kvm_unmap_gfn_range")
-int BPF_PROG(unmap_gfn_range__fexit, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
-SEC("kprobe/kvm_unmap_gfn_range")
-int BPF_KPROBE(unmap_gfn_range__kprobe, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("kretprobe/kvm_unmap_gfn_range")
-int BPF_KRETPROBE(unmap_gfn_range__kretprobe)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
+TDPW_VM_CONTEXT_HOOK(unmap_gfn_range, kvm_unmap_gfn_range)
 /* kvm_age_gfn(kvm, range): clear_flush_young / clear_young */
-SEC("fentry/kvm_age_gfn")
-int BPF_PROG(age_gfn__fentry, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("fexit/kvm_age_gfn")
-int BPF_PROG(age_gfn__fexit, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
-SEC("kprobe/kvm_age_gfn")
-int BPF_KPROBE(age_gfn__kprobe, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("kretprobe/kvm_age_gfn")
-int BPF_KRETPROBE(age_gfn__kretprobe)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
+TDPW_VM_CONTEXT_HOOK(age_gfn, kvm_age_gfn)
 /* kvm_test_age_gfn(kvm, range): test_young */
-SEC("fentry/kvm_test_age_gfn")
-int BPF_PROG(test_age_gfn__fentry, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("fexit/kvm_test_age_gfn")
-int BPF_PROG(test_age_gfn__fexit, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
-SEC("kprobe/kvm_test_age_gfn")
-int BPF_KPROBE(test_age_gfn__kprobe, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("kretprobe/kvm_test_age_gfn")
-int BPF_KRETPROBE(test_age_gfn__kretprobe)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
+TDPW_VM_CONTEXT_HOOK(test_age_gfn, kvm_test_age_gfn)
 /* kvm_set_spte_gfn(kvm, range): change_pte, 6.1-6.8 */
-SEC("fentry/kvm_set_spte_gfn")
-int BPF_PROG(set_spte_gfn__fentry, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("fexit/kvm_set_spte_gfn")
-int BPF_PROG(set_spte_gfn__fexit, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
-SEC("kprobe/kvm_set_spte_gfn")
-int BPF_KPROBE(set_spte_gfn__kprobe, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("kretprobe/kvm_set_spte_gfn")
-int BPF_KRETPROBE(set_spte_gfn__kretprobe)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
+TDPW_VM_CONTEXT_HOOK(set_spte_gfn, kvm_set_spte_gfn)
 /* kvm_tdp_mmu_zap_sp(kvm, sp), 6.18: retargeted to kvm_tdp_mmu_zap_possible_nx_huge_page */
-SEC("fentry/kvm_tdp_mmu_zap_sp")
-int BPF_PROG(zap_sp__fentry, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("fexit/kvm_tdp_mmu_zap_sp")
-int BPF_PROG(zap_sp__fexit, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_exit();
-}
-
-SEC("kprobe/kvm_tdp_mmu_zap_sp")
-int BPF_KPROBE(zap_sp__kprobe, struct kvm *kvm)
-{
-	return tdpw_handle_vm_context_enter(kvm);
-}
-
-SEC("kretprobe/kvm_tdp_mmu_zap_sp")
-int BPF_KRETPROBE(zap_sp__kretprobe)
-{
-	return tdpw_handle_vm_context_exit();
-}
+TDPW_VM_CONTEXT_HOOK(zap_sp, kvm_tdp_mmu_zap_sp)
 
 /* ---- root_invalidate: kvm_tdp_mmu_invalidate_(all_)roots() returned ---------- */
 

@@ -77,6 +77,12 @@ struct tdpw_walk_ctx {
 };
 
 
+/* The frame of a page table from its direct-map address (sp->spt), 0 if unknown. */
+static __always_inline __u64 tdpw_walk_pfn(const struct tdpw_walk_ctx *c, __u64 spt)
+{
+	return c->page_offset && spt > c->page_offset ? (spt - c->page_offset) >> 12 : 0;
+}
+
 static __always_inline void tdpw_emit(struct tdpw_walk_ctx *c)
 {
 	bpf_seq_write(c->seq, &c->rec, sizeof(c->rec));
@@ -165,13 +171,13 @@ static long tdpw_root_step(__u64 i, void *arg)
 	spt = (__u64)BPF_CORE_READ(root, spt);
 	c->rec.kind = TDPW_TABLE_ROOT;
 	c->rec.sp = (__u64)root;
-	c->rec.pfn = c->page_offset && spt > c->page_offset ? (spt - c->page_offset) >> 12 : 0;
+	c->rec.pfn = tdpw_walk_pfn(c, spt);
 	c->rec.gfn = BPF_CORE_READ(root, gfn);
 	c->rec.role = role;
 	c->rec.value = BPF_CORE_READ(root, tdp_mmu_root_count.refs.counter);
 	c->rec.level = tdpw_role_level(role);
 	c->rec.as_id = tdpw_role_as_id(role);
-	c->rec.flags = (role >> 11) & 1 ? TDPW_TABLE_F_ROOT_INVALID : 0;
+	c->rec.flags = tdpw_role_invalid(role) ? TDPW_TABLE_F_ROOT_INVALID : 0;
 	tdpw_emit(c);
 
 	if (!c->page_offset && c->rec.level >= 2)
@@ -207,7 +213,7 @@ static __always_inline long tdpw_nx_entry(struct tdpw_walk_ctx *c, __u32 link_of
 	spt = (__u64)BPF_CORE_READ(sp, spt);
 	c->rec.kind = TDPW_TABLE_NX;
 	c->rec.sp = (__u64)sp;
-	c->rec.pfn = c->page_offset && spt > c->page_offset ? (spt - c->page_offset) >> 12 : 0;
+	c->rec.pfn = tdpw_walk_pfn(c, spt);
 	c->rec.gfn = BPF_CORE_READ(sp, gfn);
 	c->rec.role = BPF_CORE_READ(sp, role.word);
 	c->rec.value = BPF_CORE_READ(sp, tdp_mmu_page) ? TDPW_MMU_TDP : TDPW_MMU_SHADOW;
@@ -234,7 +240,7 @@ static long tdpw_shadow_step(__u64 i, void *arg)
 	tdpw_read_sp(sp, &info);
 	c->rec.kind = TDPW_TABLE_SHADOW;
 	c->rec.sp = (__u64)sp;
-	c->rec.pfn = c->page_offset && info.spt > c->page_offset ? (info.spt - c->page_offset) >> 12 : 0;
+	c->rec.pfn = tdpw_walk_pfn(c, info.spt);
 	c->rec.gfn = info.gfn;
 	c->rec.role = info.role;
 	c->rec.value = tdpw_sp_root_count(sp);
@@ -315,10 +321,7 @@ static __always_inline __u64 tdpw_walk_page_offset(void)
 
 	if (!po && page_offset_base_addr)
 		bpf_probe_read_kernel(&po, sizeof(po), (void *)page_offset_base_addr);
-	/* A direct-map base: in the kernel half and 1 GiB aligned. */
-	if (!(po >> 63) || (po & (TDPW_PUD_SIZE - 1)))
-		return 0;
-	return po;
+	return tdpw_page_offset_plausible(po) ? po : 0;
 }
 
 SEC("iter/task_file")

@@ -29,11 +29,6 @@
 
 __u64 learned_page_offset = 0;
 
-static __always_inline bool tdpw_page_offset_plausible(__u64 po)
-{
-	return (po >> 63) && !(po & (TDPW_PUD_SIZE - 1));
-}
-
 static __always_inline void tdpw_set_page_offset(__u64 po)
 {
 	if (!tdpw_page_offset_plausible(po))

@@ -15,8 +15,6 @@
 #include "handlers/emit.bpf.h"
 #include "handlers/vm.bpf.h"
 
-/* kvm_mmu_page_role.invalid (arch/x86/include/asm/kvm_host.h, 6.1-6.18). */
-#define TDPW_ROLE_INVALID (1u << 11)
 #define TDPW_MAX_ROOTS_SCANNED 64
 
 struct tdpw_root_scan {
@@ -38,7 +36,7 @@ static long tdpw_root_invalidate_step(__u64 i, void *arg)
 		return 1;
 	root = (void *)(s->node - bpf_core_field_offset(struct kvm_mmu_page, link));
 	tdpw_read_sp(root, &info);
-	if (info.role & TDPW_ROLE_INVALID) {
+	if (tdpw_role_invalid(info.role)) {
 		c = tdpw_count(s->key, TDPW_EV_ROOT_INVALIDATE);
 		tdpw_emit_page(c, s->key, TDPW_EV_ROOT_INVALIDATE, s->tgid, (__u64)root, &info, 0, 0);
 	}
