@@ -71,12 +71,6 @@ ojson teardown_document(const core::LeakRecord& r) {
           {"pages", pages}};
 }
 
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
 }  // namespace
 
 Outcome<ojson> replay_document(const ReplayOptions& o) {

@@ -11,10 +11,7 @@ namespace {
 using Align = Table::Align;
 
 std::string hex(const ojson& v) {
-  if (!v.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v.get<std::uint64_t>());
-  return buf;
+  return v.is_number() ? cli::hex(v.get<std::uint64_t>()) : "-";
 }
 
 void figures(Table& t, const ojson& s, const char* label, const char* model, const char* kernel,

@@ -1,6 +1,8 @@
 #include "cli/table.h"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 
 namespace tdpwatch::cli {
 
@@ -32,6 +34,12 @@ std::string Table::render(std::size_t max_width) const {
     out += line([&](std::size_t c) -> const std::string& { return row[c]; });
   }
   return out;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
 }
 
 }  // namespace tdpwatch::cli

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,8 @@ class Table {
   std::vector<Column> columns_;
   std::vector<std::vector<std::string>> rows_;
 };
+
+// "0x1f": how addresses, keys, gfns and pfns are shown in tables.
+std::string hex(std::uint64_t v);
 
 }  // namespace tdpwatch::cli
