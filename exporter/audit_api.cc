@@ -1,6 +1,5 @@
 #include "exporter/audit_api.h"
 
-#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -8,10 +7,6 @@
 
 namespace tdpwatch::exporter {
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string pages_json(const std::vector<AuditPage>& pages) {
   std::string out = "[";
@@ -24,24 +19,10 @@ std::string pages_json(const std::vector<AuditPage>& pages) {
   return out + "]";
 }
 
-const VmEntry* find_vm(const HostSnapshot& s, std::uint64_t key) {
-  for (const VmEntry& v : s.vms)
-    if (v.model.vm == key) return &v;
-  return nullptr;
-}
-
 }  // namespace
 
 std::optional<std::uint64_t> parse_audit_path(std::string_view uri) {
-  if (!uri.starts_with(kPagesPathPrefix) || !uri.ends_with(kAuditPathSuffix)) return std::nullopt;
-  const std::string_view digits = uri.substr(
-      kPagesPathPrefix.size(), uri.size() - kPagesPathPrefix.size() - kAuditPathSuffix.size());
-  std::uint64_t key = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), key);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-    return std::nullopt;
-  }
-  return key;
+  return parse_vm_path(uri, kAuditPathSuffix);
 }
 
 std::string render_audit_json(const VmEntry& vm, bool fresh) {

@@ -2,6 +2,12 @@
 
 namespace tdpwatch::exporter {
 
+const VmEntry* find_vm(const HostSnapshot& s, std::uint64_t key) {
+  for (const VmEntry& v : s.vms)
+    if (v.model.vm == key) return &v;
+  return nullptr;
+}
+
 std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid,
                      const std::string& libvirt_domain) {
   if (!qemu_name.empty()) return qemu_name;

@@ -183,6 +183,9 @@ struct HostSnapshot {
   std::vector<LeakEntry> leaks;
 };
 
+// The VM of `s` whose model key is `key`, or nullptr.
+const VmEntry* find_vm(const HostSnapshot& s, std::uint64_t key);
+
 // The `vm` label for a process: QEMU's guest name, else the libvirt domain,
 // else "<comm>-<pid>".
 std::string vm_label(const std::string& qemu_name, const std::string& comm, std::uint32_t pid,

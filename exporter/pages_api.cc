@@ -12,10 +12,6 @@
 namespace tdpwatch::exporter {
 namespace {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 void append_pages(std::string& out, const char* mmu, std::vector<core::PageView> pages) {
   std::sort(pages.begin(), pages.end(), [](const core::PageView& a, const core::PageView& b) {
     return std::tie(a.as_id, a.level, a.gfn, a.sp, a.pfn) <
@@ -32,18 +28,23 @@ void append_pages(std::string& out, const char* mmu, std::vector<core::PageView>
   }
 }
 
-const VmEntry* find_vm(const HostSnapshot& s, std::uint64_t key) {
-  for (const VmEntry& v : s.vms)
-    if (v.model.vm == key) return &v;
-  return nullptr;
-}
-
 }  // namespace
 
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::optional<std::uint64_t> parse_pages_path(std::string_view uri) {
-  if (!uri.starts_with(kPagesPathPrefix) || !uri.ends_with(kPagesPathSuffix)) return std::nullopt;
-  const std::string_view digits = uri.substr(
-      kPagesPathPrefix.size(), uri.size() - kPagesPathPrefix.size() - kPagesPathSuffix.size());
+  return parse_vm_path(uri, kPagesPathSuffix);
+}
+
+std::optional<std::uint64_t> parse_vm_path(std::string_view uri, std::string_view suffix) {
+  if (!uri.starts_with(kPagesPathPrefix) || !uri.ends_with(suffix) ||
+      uri.size() < kPagesPathPrefix.size() + suffix.size()) {
+    return std::nullopt;
+  }
+  const std::string_view digits =
+      uri.substr(kPagesPathPrefix.size(), uri.size() - kPagesPathPrefix.size() - suffix.size());
   std::uint64_t key = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), key);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
