@@ -84,6 +84,7 @@ struct LoadedProbes::State {
   std::vector<AttachedProgram> attached;
   int events_fd = -1, counters_fd = -1, truth_fd = -1, stats_fd = -1;
   std::uint32_t ringbuf_bytes = 0;
+  std::uint64_t page_offset_base_addr = 0;  // from kallsyms at load (0: not listed)
 
   ~State() { links.clear(); }
 };
@@ -115,6 +116,7 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
   const std::uint8_t links_from_spte = plan.served(Hook::kLinkSp) ? 0 : 1;
   const std::uint8_t resolve_vm_by_tgid = plan.served(Hook::kVmCreate) ? 1 : 0;
   const std::uint64_t page_offset = page_offset_base_address(options.kallsyms);
+  s->page_offset_base_addr = page_offset;
   // SPTE records wake us when the unread data crosses a multiple of this
   // (bpf/handlers/emit.bpf.h); 0 keeps the object's default (512 KiB, for 4 MiB).
   const std::uint64_t wakeup_bytes =
@@ -259,6 +261,10 @@ Result<std::array<std::uint64_t, TDPW_STAT_MAX>> LoadedProbes::stats() const {
     for (std::uint64_t v : per_cpu) out[i] += v;
   }
   return out;
+}
+
+std::uint64_t LoadedProbes::page_offset_base_addr() const {
+  return s_->page_offset_base_addr;
 }
 
 std::uint64_t LoadedProbes::learned_page_offset() const {

@@ -61,6 +61,8 @@ class LoadedProbes {
   // Drops a torn-down VM's entries from vm_counters and kernel_truth (the
   // maps are not LRU: the daemon deletes after VM_DESTROY).
   void forget_vm(std::uint64_t vm);
+  // The address of page_offset_base the loader found in kallsyms (0: not listed).
+  std::uint64_t page_offset_base_addr() const;
   // PAGE_OFFSET as the probes learned it (bpf/handlers/page_offset.bpf.h), 0 if not yet.
   std::uint64_t learned_page_offset() const;
 

@@ -8,7 +8,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/probes/kallsyms.h"
 
 namespace tdpwatch::tdpwatchd {
 
@@ -113,8 +112,8 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   }
 }
 
-void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
-                                  double interval_seconds, bool adopt) {
+void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, double interval_seconds,
+                                  bool adopt) {
   auto t = probes::VmTablesIter::open();
   if (!t) {
     spdlog::warn("{}: no audits of the VMs' tables (tdpwatch audit answers 'unavailable')",
@@ -123,7 +122,6 @@ void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, const std:
   }
   tables_.emplace(std::move(*t));
   probes_ = &probes;
-  page_offset_base_addr_ = probes::page_offset_base_address(kallsyms);
   audit_interval_ = interval_seconds;
   adopt_ = adopt;
 }
@@ -167,7 +165,7 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
                                SnapshotBuilder& names, double now) {
   auto before = probes_->vm_counters();
   const auto walk_start = std::chrono::steady_clock::now();
-  auto walked = tables_->read(page_offset_base_addr_, probes_->learned_page_offset());
+  auto walked = tables_->read(probes_->page_offset_base_addr(), probes_->learned_page_offset());
   const double walk_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - walk_start).count();
   auto after = probes_->vm_counters();

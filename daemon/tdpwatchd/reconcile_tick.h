@@ -66,11 +66,10 @@ class ReconcileTick {
   // EventLoop's review_teardown: with the VM's lossless counters read now.
   void review_teardown(core::LeakRecord& leak, const probes::LoadedProbes& probes);
 
-  // Audits: the probes (fresh counters around the walk, PAGE_OFFSET learned),
-  // /proc/kallsyms for page_offset_base, and the period (0: on request only).
-  // adopt: take VMs older than the daemon from their walk (core::Model::adopt).
-  void enable_audits(const probes::LoadedProbes& probes, const std::string& kallsyms,
-                     double interval_seconds, bool adopt);
+  // Audits: the probes (fresh counters around the walk, PAGE_OFFSET as
+  // they know it), and the period (0: on request only).  adopt: take VMs
+  // older than the daemon from their walk (core::Model::adopt).
+  void enable_audits(const probes::LoadedProbes& probes, double interval_seconds, bool adopt);
   // The next tick audits every quiet VM, whatever the period.
   void request_audit() { audit_requested_ = true; audit_requested_at_ = 0; }
   // The last audit of a VM (nullptr: none yet).
@@ -92,7 +91,6 @@ class ReconcileTick {
                   double now);
   std::optional<probes::VmTablesIter> tables_;
   const probes::LoadedProbes* probes_ = nullptr;
-  std::uint64_t page_offset_base_addr_ = 0;
   double audit_interval_ = 0;
   bool adopt_ = true;
   double last_audit_ = 0;

@@ -244,8 +244,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
     spdlog::error("{}", loop.error().message);
     return 1;
   }
-  reconcile.enable_audits(loaded, options.paths.procfs + "/kallsyms",
-                          options.audit_interval_seconds, options.adopt);
+  reconcile.enable_audits(loaded, options.audit_interval_seconds, options.adopt);
   if (web != nullptr) {
     publisher.emplace(builder, *web->store,
                       SnapshotSources{.plan = &plan,
