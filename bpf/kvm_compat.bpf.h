@@ -26,11 +26,19 @@
  *              separately for TDP vs. Shadow MMU"); track/untrack gain an mmu_type
  *              argument, which equals sp->tdp_mmu_page ? KVM_TDP_MMU :
  *              KVM_SHADOW_MMU, so the programs derive it from sp in every era.
- * Stable in all three eras (read from vmlinux.h's types, no flavour needed):
- * sp->role.word, gfn, spt, tdp_mmu_page, ptep/parent_ptes (a union),
+ *   7.x        (seen in Debian's 7.2.13; 6.19.14 still has the 6.18 layout)
+ *              kvm_arch.n_used_mmu_pages is gone: the live shadow page count
+ *              is kvm->stat.mmu_shadow_pages (also a debugfs/binary stat);
+ *              role.access grows to 4 bits and smep_andnot_wp gives way to
+ *              cr4_smep, so role.invalid moves from bit 11 to bit 12: the
+ *              programs hand userspace the 6.1-6.18 layout (tdpw_role_word);
+ *              tdp_mmu_link_sp() is inlined into its callers (no BTF FUNC).
+ * Stable in every era (read from vmlinux.h's types, no flavour needed):
+ * sp->gfn, spt, tdp_mmu_page, ptep/parent_ptes (a union),
  * root_count/tdp_mmu_root_count (a union; the refcount_t is read as its first
- * 4 bytes, which is also what an atomic_t would be), kvm_arch.n_used_mmu_pages,
- * kvm->stat.pages[] and nx_lpage_splits, kvm->userspace_pid.
+ * 4 bytes, which is also what an atomic_t would be), role.level/smm (bits
+ * 0..3 and 24..31), kvm->stat.pages[] and nx_lpage_splits,
+ * kvm->userspace_pid.
  *
  * Needs vmlinux.h, bpf_helpers.h and bpf_core_read.h before it.
  */
@@ -77,6 +85,20 @@ struct kvm___v61 {
 	struct kvm_arch___v61 arch;
 } __attribute__((preserve_access_index));
 
+/* 6.1-6.19: the live shadow MMU page count; 7.x has stat.mmu_shadow_pages. */
+struct kvm_arch___n_used {
+	unsigned long n_used_mmu_pages;
+} __attribute__((preserve_access_index));
+
+struct kvm_vm_stat___v7 {
+	__u64 mmu_shadow_pages;
+} __attribute__((preserve_access_index));
+
+struct kvm___shadow_count {
+	struct kvm_arch___n_used arch;
+	struct kvm_vm_stat___v7 stat;
+} __attribute__((preserve_access_index));
+
 /* ---- constants ----------------------------------------------------------- */
 
 /* The SPTE bits: tdpw_spte.h (shared with the accounting core). */
@@ -101,6 +123,34 @@ static __always_inline bool tdpw_kernel_is_61(void)
 
 /* ---- struct kvm_mmu_page -------------------------------------------------- */
 
+/*
+ * sp->role.word in the layout of 6.1-6.18, which is what the events, the
+ * iterators and userspace (daemon/core/role.h) speak: level 0..3, direct 7,
+ * invalid 11, guest_mode 17, smm 24..31.  7.x widened role.access to 4 bits
+ * (invalid at bit 12, cr4_smep in place of smep_andnot_wp): there the word is
+ * rebuilt from the fields.  Where the layout matches, the CO-RE constants
+ * make this the identity and the verifier drops the rest.
+ */
+#define TDPW_ROLE_BIT(field) \
+	(__builtin_preserve_field_info(((union kvm_mmu_page_role *)0)->field, BPF_FIELD_LSHIFT_U64))
+
+static __always_inline __u32 tdpw_role_word(__u32 word)
+{
+	union kvm_mmu_page_role r = { .word = word };
+	__u32 out;
+
+	/* Little-endian, a u32 container: LSHIFT_U64 = 64 - (bit + size). */
+	if (TDPW_ROLE_BIT(invalid) == 64 - 12 && TDPW_ROLE_BIT(direct) == 64 - 8 &&
+	    TDPW_ROLE_BIT(guest_mode) == 64 - 18 && TDPW_ROLE_BIT(smm) == 64 - 32)
+		return word;
+	out = BPF_CORE_READ_BITFIELD(&r, level) & 0xf;
+	out |= (__u32)(BPF_CORE_READ_BITFIELD(&r, direct) & 1) << 7;
+	out |= (__u32)(BPF_CORE_READ_BITFIELD(&r, invalid) & 1) << 11;
+	out |= (__u32)(BPF_CORE_READ_BITFIELD(&r, guest_mode) & 1) << 17;
+	out |= (__u32)(BPF_CORE_READ_BITFIELD(&r, smm) & 0xff) << 24;
+	return out;
+}
+
 /* The fields every page event reports.  Bit-fields only through role.word. */
 struct tdpw_sp_info {
 	__u64 gfn;
@@ -121,7 +171,7 @@ static __always_inline bool tdpw_sp_nx_disallowed(struct kvm_mmu_page *sp)
 /* The fields one at a time: six bpf_probe_read_kernel() calls. */
 static __always_inline void tdpw_read_sp_fields(struct kvm_mmu_page *sp, struct tdpw_sp_info *info)
 {
-	info->role = BPF_CORE_READ(sp, role.word);
+	info->role = tdpw_role_word(BPF_CORE_READ(sp, role.word));
 	info->gfn = BPF_CORE_READ(sp, gfn);
 	info->spt = (__u64)BPF_CORE_READ(sp, spt);
 	info->tdp = BPF_CORE_READ(sp, tdp_mmu_page);
@@ -170,7 +220,7 @@ static __always_inline void tdpw_read_sp(struct kvm_mmu_page *sp, struct tdpw_sp
 		__builtin_memset(info, 0, sizeof(*info));
 		return;
 	}
-	info->role = *(const __u32 *)(w + (role - lo));
+	info->role = tdpw_role_word(*(const __u32 *)(w + (role - lo)));
 	info->gfn = *(const __u64 *)(w + (gfn - lo));
 	info->spt = *(const __u64 *)(w + (spt - lo));
 	info->tdp = *(w + (tdp - lo)) != 0;
@@ -189,7 +239,7 @@ static __always_inline __u8 tdpw_role_level(__u32 role)
 	return role & 0xf;
 }
 
-/* kvm_mmu_page_role.invalid: bit 11 of role.word (6.1-6.18). */
+/* kvm_mmu_page_role.invalid: bit 11 of tdpw_role_word(). */
 static __always_inline bool tdpw_role_invalid(__u32 role)
 {
 	return (role >> 11) & 1;
@@ -277,6 +327,18 @@ static __always_inline void tdpw_truth_nx(struct kvm *kvm, __s64 out[TDPW_NR_MMU
 	out[TDPW_MMU_TDP] = BPF_CORE_READ(kvm, arch.possible_nx_huge_pages[1].nr_pages);
 }
 
+/* Live shadow MMU pages: arch.n_used_mmu_pages, 7.x stat.mmu_shadow_pages. */
+static __always_inline __s64 tdpw_truth_shadow_pages(struct kvm *kvm)
+{
+	struct kvm___shadow_count *k = (void *)kvm;
+
+	if (bpf_core_field_exists(k->arch.n_used_mmu_pages))
+		return BPF_CORE_READ(k, arch.n_used_mmu_pages);
+	if (bpf_core_field_exists(k->stat.mmu_shadow_pages))
+		return BPF_CORE_READ(k, stat.mmu_shadow_pages);
+	return TDPW_TRUTH_ABSENT;
+}
+
 /* kvm->userspace_pid (the VMM's pid), 0 if the kernel lacks it. */
 static __always_inline __u32 tdpw_kvm_userspace_pid(struct kvm *kvm)
 {
@@ -289,7 +351,7 @@ static __always_inline void tdpw_read_truth(struct kvm *kvm, struct tdpw_kernel_
 {
 	t->tdp_mmu_pages = tdpw_truth_tdp_mmu_pages(kvm);
 	tdpw_truth_nx(kvm, t->possible_nx_huge_pages);
-	t->n_used_mmu_pages = BPF_CORE_READ(kvm, arch.n_used_mmu_pages);
+	t->n_used_mmu_pages = tdpw_truth_shadow_pages(kvm);
 	t->pages_4k = BPF_CORE_READ(kvm, stat.pages[0].counter);
 	t->pages_2m = BPF_CORE_READ(kvm, stat.pages[1].counter);
 	t->pages_1g = BPF_CORE_READ(kvm, stat.pages[2].counter);

@@ -79,7 +79,7 @@ struct tdpw_page_payload {
 	__u64 sp;   /* struct kvm_mmu_page *, 0 if unknown */
 	__u64 pfn;  /* frame of the page table (sp->spt), 0 if unknown */
 	__u64 gfn;  /* sp->gfn */
-	__u32 role; /* sp->role.word */
+	__u32 role; /* sp->role.word in the 6.1-6.18 layout (tdpw_role_word) */
 	__s32 value; /* per type, valid when TDPW_F_VALUE_VALID */
 };
 
@@ -115,8 +115,18 @@ struct tdpw_event {
  * the VM key (userspace sums the CPUs).  Updated before the ring buffer
  * reserve, so a full ring buffer loses detail, never counts.
  */
+/*
+ * events[TDPW_EV_NONE], never an event type, counts the SPTE_CHANGED events
+ * (also in events[TDPW_EV_SPTE_CHANGED]) that move no figure: both SPTEs
+ * present, the same pfn, leaf or table alike (tdpw_spte_attr_only): the
+ * accessed, dirty and writable bits of aging (kswapd, kdamond: DAMON_STAT
+ * samples every VM's memory from 6.17) and dirty logging.  A VM whose only
+ * events are these is quiescent for the figures and the audit.
+ */
+#define TDPW_COUNT_SPTE_ATTR_ONLY TDPW_EV_NONE
+
 struct tdpw_vm_counters {
-	__u64 events[TDPW_EV_TYPE_MAX];  /* every event seen, by type */
+	__u64 events[TDPW_EV_TYPE_MAX];  /* every event seen, by type (and [0]: see above) */
 	__u64 dropped[TDPW_EV_TYPE_MAX]; /* of which the ring buffer refused */
 	__s64 tdp_pages;                 /* successful link_sp - unlink_sp */
 	__s64 shadow_pages;              /* shadow get(created) - zap(root_count 0) */

@@ -199,8 +199,36 @@ TDPW_VM_CONTEXT_HOOK(age_gfn, kvm_age_gfn)
 TDPW_VM_CONTEXT_HOOK(test_age_gfn, kvm_test_age_gfn)
 /* kvm_set_spte_gfn(kvm, range): change_pte, 6.1-6.8 */
 TDPW_VM_CONTEXT_HOOK(set_spte_gfn, kvm_set_spte_gfn)
-/* kvm_tdp_mmu_zap_sp(kvm, sp), 6.18: retargeted to kvm_tdp_mmu_zap_possible_nx_huge_page */
-TDPW_VM_CONTEXT_HOOK(zap_sp, kvm_tdp_mmu_zap_sp)
+/*
+ * kvm_tdp_mmu_zap_sp(kvm, sp), 6.18+: retargeted to
+ * kvm_tdp_mmu_zap_possible_nx_huge_page.  Its entry also reports the NX
+ * recovery's inlined untrack of sp (tdpw_handle_nx_recovered).
+ */
+SEC("fentry/kvm_tdp_mmu_zap_sp")
+int BPF_PROG(zap_sp__fentry, struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	tdpw_handle_nx_recovered(kvm, sp);
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("fexit/kvm_tdp_mmu_zap_sp")
+int BPF_PROG(zap_sp__fexit, struct kvm *kvm)
+{
+	return tdpw_handle_vm_context_exit();
+}
+
+SEC("kprobe/kvm_tdp_mmu_zap_sp")
+int BPF_KPROBE(zap_sp__kprobe, struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	tdpw_handle_nx_recovered(kvm, sp);
+	return tdpw_handle_vm_context_enter(kvm);
+}
+
+SEC("kretprobe/kvm_tdp_mmu_zap_sp")
+int BPF_KRETPROBE(zap_sp__kretprobe)
+{
+	return tdpw_handle_vm_context_exit();
+}
 
 /* ---- root_invalidate: kvm_tdp_mmu_invalidate_(all_)roots() returned ---------- */
 

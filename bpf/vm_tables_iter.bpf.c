@@ -167,7 +167,7 @@ static long tdpw_root_step(__u64 i, void *arg)
 	if (!c->node || c->node == c->list_head)
 		return 1;
 	root = (void *)(c->node - bpf_core_field_offset(struct kvm_mmu_page, link));
-	role = BPF_CORE_READ(root, role.word);
+	role = tdpw_role_word(BPF_CORE_READ(root, role.word));
 	spt = (__u64)BPF_CORE_READ(root, spt);
 	c->rec.kind = TDPW_TABLE_ROOT;
 	c->rec.sp = (__u64)root;
@@ -215,7 +215,7 @@ static __always_inline long tdpw_nx_entry(struct tdpw_walk_ctx *c, __u32 link_of
 	c->rec.sp = (__u64)sp;
 	c->rec.pfn = tdpw_walk_pfn(c, spt);
 	c->rec.gfn = BPF_CORE_READ(sp, gfn);
-	c->rec.role = BPF_CORE_READ(sp, role.word);
+	c->rec.role = tdpw_role_word(BPF_CORE_READ(sp, role.word));
 	c->rec.value = BPF_CORE_READ(sp, tdp_mmu_page) ? TDPW_MMU_TDP : TDPW_MMU_SHADOW;
 	c->rec.level = tdpw_role_level(c->rec.role);
 	c->rec.as_id = tdpw_role_as_id(c->rec.role);

@@ -127,6 +127,18 @@ struct {
 	__type(value, __u64); /* VM key */
 } thread_vm SEC(".maps");
 
+/*
+ * The page each thread last took off a possible-NX list through a visible
+ * untrack (nx_untrack): the NX recovery's zap (zap_sp) then knows that its
+ * page's untrack was reported (handlers/nx.bpf.h, tdpw_handle_nx_recovered).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* pid (thread id) */
+	__type(value, __u64); /* struct kvm_mmu_page * */
+} thread_nx_untracked SEC(".maps");
+
 /* Threads inside such an entry point now (thread_vm entries set and not yet cleared). */
 __s64 threads_in_vm_context = 0;
 

@@ -35,6 +35,8 @@ static __always_inline int tdpw_handle_spte_changed(int as_id, __u64 gfn, int le
 	c = tdpw_count(key, TDPW_EV_SPTE_CHANGED);
 	if (links_from_spte && c && tdpw_spte_links_table(level, old_spte, new_spte))
 		c->tdp_pages += 1;
+	if (c && tdpw_spte_attr_only(level, old_spte, new_spte))
+		c->events[TDPW_COUNT_SPTE_ATTR_ONLY] += 1;
 	if (!emit_spte_events)
 		return 0;
 	ev = tdpw_reserve(c, key, TDPW_EV_SPTE_CHANGED, tgid);

@@ -126,6 +126,15 @@ std::optional<std::size_t> Model::adopt(std::uint64_t vm, const Adoption& adopti
   return it->second->adopt(adoption);
 }
 
+bool Model::set_tgid(std::uint64_t vm, std::uint32_t tgid) {
+  const auto it = vms_.find(vm);
+  if (it == vms_.end() || tgid == 0 || it->second->tgid() == tgid) return false;
+  unindex_kvm_vm(vm);
+  it->second->set_tgid(tgid);
+  index_kvm_vm(vm, tgid);
+  return true;
+}
+
 bool Model::add_implicit(std::uint64_t vm, std::uint32_t tgid) {
   if (vms_.count(vm) != 0 || destroyed_set_.count(vm) != 0) return false;
   vms_[vm] = std::make_unique<VmState>(vm, tgid, true, options_);

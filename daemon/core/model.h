@@ -109,6 +109,11 @@ class Model {
   // tables added, or nullopt if the VM is unknown.
   std::optional<std::size_t> adopt(std::uint64_t vm, const Adoption& adoption);
 
+  // The VMM of a struct kvm-keyed VM is `tgid` (kvm->userspace_pid, read by
+  // the VM iterator): corrects a VM first seen through another task's event.
+  // False if the VM is unknown or already has that tgid.
+  bool set_tgid(std::uint64_t vm, std::uint32_t tgid);
+
   // Starts tracking a VM learned from the kernel's list of VMs before any
   // of its events (the daemon started after it, and it has been quiet):
   // implicit, as if its first event had come.  False if the VM is known, or

@@ -16,6 +16,7 @@ inline constexpr std::uint64_t kBaseAddrMask = TDPW_SPTE_ADDR_MASK;
 inline constexpr std::uint64_t kShadowNonpresentValue = TDPW_SHADOW_NONPRESENT_VALUE;
 inline constexpr std::uint64_t kRemovedSpteLegacy = TDPW_REMOVED_SPTE_LEGACY;
 inline constexpr std::uint64_t kFrozenSpte = TDPW_FROZEN_SPTE;
+inline constexpr std::uint64_t kFrozenSpteV7 = TDPW_FROZEN_SPTE_V7;
 
 inline constexpr int kLevel4K = 1;           // PG_LEVEL_4K
 inline constexpr int kLevel2M = 2;           // PG_LEVEL_2M
@@ -39,9 +40,10 @@ constexpr bool is_last(std::uint64_t spte, int level) {
 constexpr std::uint64_t to_pfn(std::uint64_t spte) {
   return (spte & kBaseAddrMask) >> 12;
 }
-// is_removed_spte() / is_frozen_spte(): either era's value.
+// is_removed_spte() / is_frozen_spte(): any era's value (6.1-6.10,
+// 6.11-6.19, 7.x).
 constexpr bool is_frozen(std::uint64_t spte) {
-  return spte == kRemovedSpteLegacy || spte == kFrozenSpte;
+  return spte == kRemovedSpteLegacy || spte == kFrozenSpte || spte == kFrozenSpteV7;
 }
 // KVM_PAGES_PER_HPAGE(level): 4K pages mapped by one entry of a level-`level` table.
 constexpr std::uint64_t pages_per_entry(int level) {

@@ -158,8 +158,25 @@ Slot VmState::place_table(const PageKey& key) {
   return s;
 }
 
+bool VmState::take_early_unlink(int as_id, int level, std::uint64_t gfn, std::uint64_t pfn) {
+  const auto it = std::find_if(unlinked_before_parent_.begin(), unlinked_before_parent_.end(),
+                               [&](const EarlyUnlink& e) {
+                                 return e.as_id == as_id && e.level == level && e.gfn == gfn &&
+                                        e.pfn == pfn;
+                               });
+  if (it == unlinked_before_parent_.end()) return false;
+  unlinked_before_parent_.erase(it);
+  return true;
+}
+
 void VmState::removed_pt_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn) {
   const Slot s = store_.find({as_id, level, gfn, pfn, 0});
+  // Already unlinked by its zap_page event (7.x traces the parent's change
+  // after handle_removed_pt()).
+  if ((s == kNoSlot || (PageStore::flags(store_.at(s)) & kFlagUnlinked)) &&
+      take_early_unlink(as_id, level, gfn, pfn)) {
+    return;
+  }
   if (s == kNoSlot && offsets_.tdp_pages > 0) {
     // A table the model never saw linked, one of those a resync or baseline
     // stands for.  Its own child tables come through here too, by the
@@ -245,8 +262,14 @@ void VmState::on_unlink_sp(const Event& ev) {
   const Slot s = store_.find({ev.as_id, level, ev.page.gfn, ev.page.pfn, ev.page.sp});
   const bool linked = s != kNoSlot && is_linked(PageStore::flags(store_.at(s)));
   if (options_.structure_from_spte) {
-    // The parent's SPTE event (traced before handle_removed_pt) already did it.
+    // The parent's SPTE event (traced before handle_removed_pt() up to 6.19)
+    // already did it.  Where it comes after (7.x), the page leaves here and
+    // the parent's change finds it gone (take_early_unlink).
     if (!linked) return;
+    if (ev.page.pfn != 0) {
+      if (unlinked_before_parent_.size() >= 4096) unlinked_before_parent_.clear();
+      unlinked_before_parent_.push_back({ev.as_id, level, ev.page.gfn, ev.page.pfn});
+    }
   } else if (!linked && s == kNoSlot && offsets_.tdp_pages > 0) {
     --offsets_.tdp_pages;  // one of the pages a resync or baseline stands for
     ++counts_.unlink_sp_total;

@@ -26,6 +26,8 @@ class VmState {
   // late (uevents race the ring buffer; a VM may allocate pages before KVM
   // announces it), so it is the same life.  False if the VM was not implicit.
   bool adopt_create(std::uint32_t tgid);
+  void set_tgid(std::uint32_t tgid) { tgid_ = tgid; }
+  std::uint32_t tgid() const { return tgid_; }
 
   void set_counts(const CountTargets& targets);
   // Takes the kernel's live structure (adoption.h): roots, tables and shadow
@@ -108,6 +110,18 @@ class VmState {
   std::unordered_map<std::uint64_t, ShadowPage> shadow_;  // by sp
   InconsistencyCounts inconsistencies_{};
   std::vector<InconsistencyDetail> details_;
+  // structure_from_spte: tables the zap_page tracepoint unlinked before
+  // their parent SPTE's change arrived (7.x order); that change then finds
+  // them gone, as it should.  Pending entries are few (one per table being
+  // removed) and dropped when the parent's change comes.
+  struct EarlyUnlink {
+    int as_id;
+    int level;
+    std::uint64_t gfn;
+    std::uint64_t pfn;
+  };
+  std::vector<EarlyUnlink> unlinked_before_parent_;
+  bool take_early_unlink(int as_id, int level, std::uint64_t gfn, std::uint64_t pfn);
 };
 
 }  // namespace tdpwatch::core

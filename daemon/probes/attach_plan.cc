@@ -74,7 +74,8 @@ const HookPlan& AttachPlan::at(Hook hook) const {
 
 std::size_t AttachPlan::served_count() const {
   return static_cast<std::size_t>(
-      std::count_if(hooks.begin(), hooks.end(), [](const HookPlan& h) { return h.chosen; }));
+      std::count_if(hooks.begin(), hooks.end(),
+                    [](const HookPlan& h) { return h.chosen || !h.from_spte_stream.empty(); }));
 }
 
 std::size_t AttachPlan::needed_count() const {
@@ -117,6 +118,17 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
     }
   }
 
+  // 7.x inlines tdp_mmu_link_sp() into kvm_tdp_mmu_map() and
+  // tdp_mmu_split_huge_page(): no function is left whose return means "a
+  // table was linked", but the parent SPTE's change is in the stream, with
+  // the same VM context as the link (bpf/HOOKS.md, link_sp).
+  if (HookPlan& link = plan.hooks.at(static_cast<std::size_t>(Hook::kLinkSp));
+      !link.chosen && absent_from_btf(report, Hook::kLinkSp) && plan.served(Hook::kSpteChanged)) {
+    link.from_spte_stream =
+        "tdp_mmu_link_sp() is inlined in this kernel: a table is linked where its parent SPTE "
+        "is set, counted from spte_changed";
+  }
+
   plan.model.structure_from_spte = !plan.served(Hook::kLinkSp);
   plan.model.nx_untrack_events = plan.served(Hook::kNxUntrack);
   plan.model.root_release_events = plan.served(Hook::kRootPut);
@@ -148,7 +160,9 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
   if (switches.strict) {
     std::vector<std::string> missing;
     for (const HookPlan& hp : plan.hooks) {
-      if (!hp.chosen && hp.not_needed.empty()) missing.push_back(describe(hp));
+      if (!hp.chosen && hp.not_needed.empty() && hp.from_spte_stream.empty()) {
+        missing.push_back(describe(hp));
+      }
     }
     if (!missing.empty()) {
       return Error{"--strict: " + std::to_string(missing.size()) +
@@ -161,6 +175,9 @@ Result<AttachPlan> make_plan(const ProbeReport& report, const PlanSwitches& swit
 std::string describe(const HookPlan& hp) {
   std::string s = std::string(name(hp.hook)) + ": ";
   if (!hp.chosen && !hp.not_needed.empty()) return s + "none needed — " + hp.not_needed;
+  if (!hp.chosen && !hp.from_spte_stream.empty()) {
+    return s + "from the SPTE stream — " + hp.from_spte_stream;
+  }
   if (!hp.chosen) return s + "none — " + hp.why();
   s += std::string(name(*hp.chosen)) + " on " + hp.target;
   if (!hp.rejected.empty()) s += " (" + hp.why() + ")";
@@ -193,8 +210,13 @@ std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
   out += "  " + pad("hook", hook_w) + pad("variant", 11) + pad("target", target_w) + "why\n";
   for (const HookPlan& hp : plan.hooks) {
     out += "  " + pad(std::string(name(hp.hook)), hook_w) +
-           pad(hp.chosen ? std::string(name(*hp.chosen)) : "none", 11) + pad(hp.target, target_w) +
-           (!hp.not_needed.empty() ? "not needed: " + hp.not_needed
+           pad(hp.chosen                      ? std::string(name(*hp.chosen))
+               : !hp.from_spte_stream.empty() ? "spte_stream"
+                                              : "none",
+               11) +
+           pad(hp.target, target_w) +
+           (!hp.not_needed.empty()        ? "not needed: " + hp.not_needed
+            : !hp.from_spte_stream.empty() ? hp.from_spte_stream
             : hp.rejected.empty()  ? "first choice"
                                    : hp.why()) +
            "\n";
@@ -238,6 +260,8 @@ std::string render_json(const ProbeReport& report, const AttachPlan& plan) {
            ", \"variant\": " + (hp.chosen ? quote(name(*hp.chosen)) : "null") +
            ", \"target\": " + quote(hp.target) + ", \"why\": " + quote(hp.why()) +
            ", \"not_needed\": " + (hp.not_needed.empty() ? "null" : quote(hp.not_needed)) +
+           ", \"from_spte_stream\": " +
+           (hp.from_spte_stream.empty() ? "null" : quote(hp.from_spte_stream)) +
            ", \"rejected\": [" + rejected + "]}";
   }
   std::string warnings;

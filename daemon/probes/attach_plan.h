@@ -39,6 +39,10 @@ struct HookPlan {
   // Set when no variant serves the hook because this kernel lacks the path
   // it covers (absence_is_fine): not a gap, and --strict accepts it.
   std::string not_needed;
+  // Set when no program serves the hook but the SPTE stream carries what it
+  // reports (link_sp where the kernel inlined tdp_mmu_link_sp(): 7.x): a
+  // table is linked where its parent SPTE is set, counted in spte_changed.
+  std::string from_spte_stream;
 
   // "fexit: EPERM at load (...); kretprobe: kprobes not supported (...)"
   std::string why() const;
@@ -64,7 +68,9 @@ struct AttachPlan {
   std::vector<std::string> warnings;  // degraded but running
 
   const HookPlan& at(Hook hook) const;
+  // A program of this hook is attached.
   bool served(Hook hook) const { return at(hook).chosen.has_value(); }
+  // Hooks served by a program or by the SPTE stream (from_spte_stream).
   std::size_t served_count() const;
   // Hooks this kernel needs (all but those whose path it lacks: not_needed).
   std::size_t needed_count() const;

@@ -182,8 +182,13 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
     }
   }
 
+  forget_load_failure();
   if (int err = tdpwatch_bpf__load(s->skel.get()); err != 0) {
-    return bpf_error("cannot load the BPF programs (verifier log at --log.level=debug)", err);
+    const std::string why = load_failure_reason();
+    return bpf_error("cannot load the BPF programs (" +
+                         (why.empty() ? std::string("no reason from libbpf") : why) +
+                         "; verifier log at --log.level=debug)",
+                     err);
   }
 
   // Attach only the plan's programs.

@@ -54,7 +54,9 @@ struct VmInput {
   KernelView kernel;
 };
 
-// Sums of a counters record.
+// Sums of a counters record.  events_seen leaves out the SPTE changes that
+// move no figure (TDPW_COUNT_SPTE_ATTR_ONLY: aging, dirty logging), so that a
+// VM whose memory kswapd or kdamond ages is still quiescent.
 std::uint64_t events_seen(const tdpw_vm_counters& c);
 std::uint64_t events_dropped(const tdpw_vm_counters& c);
 

@@ -50,7 +50,7 @@ Result<LoadedPlan> load_probes(const ProbedPlan& probed, const probes::LoaderOpt
   auto chain = probes::load_with_fallback<probes::LoadedProbes>(
       probed.report, probed.switches, [&options](const probes::AttachPlan& p, bool attach) {
         probes::LoaderOptions o = options;
-        o.attach = attach;
+        o.attach = attach && options.attach;  // attach=false: verify only (features)
         return probes::LoadedProbes::load(p, o);
       });
   if (!chain) return chain.error();

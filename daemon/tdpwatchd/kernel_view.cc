@@ -53,6 +53,31 @@ std::optional<std::int64_t> debugfs_sum(const std::vector<const truth::VmStats*>
   return sum;
 }
 
+// 6.18's per-type counts (possible_nx_huge_pages[type].nr_pages) are the
+// lists' lengths only while they add up to stat.nx_lpage_splits, which
+// track/untrack_possible_nx_huge_page() move for every type.  Debian's
+// 6.19.14 breaks that: the NX recovery worker untracks TDP pages through
+// unaccount_nx_huge_page(), which passes KVM_SHADOW_MMU, so the TDP count
+// stays up and the shadow count goes negative while the list itself is right
+// (kvm_recover_nx_huge_pages(), read-lock rework).  Then the split is taken
+// from nx_lpage_splits where only one type can hold pages (no shadow page),
+// else left unknown.  Returns whether the kernel's counts were inconsistent.
+bool settle_nx_per_type(reconcile::KernelView& k) {
+  auto& nx = k.possible_nx_huge_pages;
+  const auto shadow = nx[TDPW_MMU_SHADOW];
+  const auto tdp = nx[TDPW_MMU_TDP];
+  if (!shadow || !tdp || !k.nx_lpage_splits) return false;
+  if (*shadow >= 0 && *tdp >= 0 && *shadow + *tdp == *k.nx_lpage_splits) return false;
+  if (k.shadow_pages && *k.shadow_pages == 0) {
+    nx[TDPW_MMU_SHADOW] = 0;
+    nx[TDPW_MMU_TDP] = k.nx_lpage_splits;
+  } else {
+    nx[TDPW_MMU_SHADOW].reset();
+    nx[TDPW_MMU_TDP].reset();
+  }
+  return true;
+}
+
 }  // namespace
 
 reconcile::KernelView KernelViewGatherer::gather(const KernelSources& src,
@@ -98,6 +123,18 @@ reconcile::KernelView KernelViewGatherer::gather(const KernelSources& src,
       used = used || k.nx_lpage_splits.has_value();
     }
     if (used && k.leaf_source.empty()) k.leaf_source = "debugfs";
+  }
+  if (const auto shadow = k.possible_nx_huge_pages[TDPW_MMU_SHADOW],
+      tdp = k.possible_nx_huge_pages[TDPW_MMU_TDP];
+      settle_nx_per_type(k) && !nx_counts_logged_) {
+    nx_counts_logged_ = true;
+    spdlog::warn(
+        "the kernel's per-type possible-NX counts (shadow {}, TDP {}) do not add up to "
+        "nx_lpage_splits ({}): its NX recovery untracked TDP pages as shadow ones "
+        "(unaccount_nx_huge_page passes KVM_SHADOW_MMU); the lists are right, so the split "
+        "is taken from nx_lpage_splits{}",
+        shadow.value_or(0), tdp.value_or(0), k.nx_lpage_splits.value_or(0),
+        k.possible_nx_huge_pages[TDPW_MMU_TDP] ? "" : " where no shadow page exists");
   }
   k.leaves_comparable = !src.shadow_mmu;
   k.leaves_from_kernel = !src.foreign_sptes_attributed && k.leaves_comparable;

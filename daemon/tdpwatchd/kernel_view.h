@@ -61,6 +61,7 @@ class KernelViewGatherer {
  private:
   truth::Paths paths_;
   bool memcg_error_logged_ = false;
+  bool nx_counts_logged_ = false;  // the kernel's per-type NX counts disagreed (logged once)
 };
 
 }  // namespace tdpwatch::tdpwatchd

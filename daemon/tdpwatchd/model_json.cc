@@ -10,7 +10,7 @@ using json::quote;
 
 std::string counters_json(const tdpw_vm_counters& c) {
   std::uint64_t events = 0, dropped = 0;
-  for (int t = 0; t < TDPW_EV_TYPE_MAX; ++t) {
+  for (int t = TDPW_EV_NONE + 1; t < TDPW_EV_TYPE_MAX; ++t) {
     events += c.events[t];
     dropped += c.dropped[t];
   }
@@ -79,7 +79,10 @@ std::string render_probes_json(const probes::AttachPlan& plan, const probes::Eve
   std::string hooks;
   for (const probes::HookPlan& hp : plan.hooks) {
     hooks += std::string(hooks.empty() ? "" : ", ") + "{\"hook\": " + quote(name(hp.hook)) +
-             ", \"variant\": " + (hp.chosen ? quote(name(*hp.chosen)) : "null") +
+             ", \"variant\": " +
+             (hp.chosen                       ? quote(name(*hp.chosen))
+              : !hp.from_spte_stream.empty() ? quote("spte_stream")
+                                              : "null") +
              ", \"target\": " + quote(hp.target) + "}";
   }
   const probes::LoopStats& st = loop.stats();

@@ -40,7 +40,16 @@ void ReconcileTick::discover(core::Model& model, const std::vector<probes::Itera
   std::set<std::uint64_t> unknown;
   for (const probes::IteratedVm& i : iterated) {
     const std::uint64_t key = keys_are_kvm_ ? i.kvm : i.tgid;
-    if (model.snapshot(key)) continue;
+    if (auto known = model.snapshot(key)) {
+      // A VM first seen through an event of another task (an mmu notifier
+      // in kdamond or kswapd, the NX recovery worker) took that task's tgid;
+      // its VMM is kvm->userspace_pid.
+      if (keys_are_kvm_ && i.tgid != 0 && known->tgid != i.tgid && model.set_tgid(key, i.tgid)) {
+        spdlog::info("VM kvm={:#x}: first seen from pid {} (not its VMM); its VMM is pid {}",
+                     i.kvm, known->tgid, i.tgid);
+      }
+      continue;
+    }
     // Twice in a row: not a VM whose first events are on their way.
     if (unknown_.count(key) != 0 && model.add_implicit(key, i.tgid)) {
       if (keys_are_kvm_) {

@@ -95,7 +95,14 @@ void SnapshotBuilder::set_poll(const PollResult& poll, double now) {
 
 const exporter::VmIdentity& SnapshotBuilder::identity(std::uint64_t key, std::uint32_t tgid) {
   auto it = identities_.find(key);
-  if (it != identities_.end()) return it->second;
+  if (it != identities_.end() && it->second.pid == tgid) return it->second;
+  if (it != identities_.end()) {
+    // The model corrected the VM's VMM (Model::set_tgid): name it again.
+    if (auto n = seen_per_tgid_.find(it->second.pid); n != seen_per_tgid_.end() && --n->second <= 0) {
+      seen_per_tgid_.erase(n);
+    }
+    identities_.erase(it);
+  }
   exporter::VmIdentity id;
   id.pid = tgid;
   std::string qemu_name;
@@ -133,7 +140,9 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
   if (src.plan != nullptr) {
     for (const probes::HookPlan& hp : src.plan->hooks) {
       s->plan.push_back({std::string(probes::name(hp.hook)),
-                         hp.chosen ? std::string(probes::name(*hp.chosen)) : std::string()});
+                         hp.chosen                       ? std::string(probes::name(*hp.chosen))
+                         : !hp.from_spte_stream.empty() ? std::string("spte_stream")
+                                                         : std::string()});
     }
     s->lifecycle = src.plan->lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents";
     s->foreign_sptes_attributed = src.plan->foreign_sptes_attributed;

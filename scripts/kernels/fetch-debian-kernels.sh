@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # fetch-debian-kernels.sh [--btf-merge PATH | --no-merged-btf] [FAMILY...]
 #
-# Fetches the newest Debian 12 kernel of each family (default: 6.1 6.12;
-# -amd64 flavour only, never -cloud/-rt/-dbg/-unsigned) and lays out, per
-# kernel release, what the CO-RE check and the nested QEMU bed need:
+# Fetches the newest Debian kernel of each family (default: 6.1 6.12 6.19
+# 7.2; -amd64 flavour only, never -cloud/-rt/-dbg/-unsigned) and lays out,
+# per kernel release, what the CO-RE check and the nested QEMU bed need:
+#
+#   family  suite                          packaging
+#   6.1     bookworm (the machine's apt)   linux-image-R (boot/, lib/modules/)
+#   6.12    bookworm (the machine's apt)   linux-image-R
+#   6.19    trixie-backports (private)     linux-binary-R (vmlinuz) +
+#   7.2     sid, trixie-backports (priv.)  linux-modules-R + linux-base-R (config)
+#
+# "private": apt runs against its own sources list and package lists under
+# $TDPW_KERNEL_CACHE/apt (refreshed when a family is not found or a
+# download fails); the machine's own apt configuration is never touched.
+# The archive drops a superseded release's linux-modules/linux-base from
+# its index before the signed linux-binary (seen with 6.19.14 in
+# trixie-backports): such a package is fetched from the pool by its name
+# and version, without an index checksum; the nested bed then boots with
+# module.sig_enforce=1, so the kernel itself (whose package is checked)
+# refuses any module Debian did not sign.
 #
 #   $TDPW_KERNEL_CACHE/                 default /var/cache/tdpwatch/kernels
-#     <package>_<version>_amd64.deb     the download, reused when its SHA256
-#                                       matches the archive's
-#     <release>/                        dpkg -x of the package (boot/, lib/ ...)
+#     <package>_<version>_amd64.deb     the downloads, reused when their
+#                                       SHA256 matches the archive's
+#     <release>/                        dpkg -x of the package(s)
 #       vmlinuz                         the bzImage
 #       irqbypass.ko ccp.ko kvm.ko kvm-amd.ko kvm-intel.ko (+ their modinfo
 #                                       dependencies), decompressed
@@ -17,17 +33,18 @@
 #                                       vmlinux inside vmlinuz)
 #       kvm.btf                         kvm.ko's split BTF (base: vmlinux.btf)
 #       merged.btf                      vmlinux + kvm types in one file
-#       config                          the kernel's config (boot/config-*)
-#       kernel.env                      FAMILY PACKAGE VERSION RELEASE
+#       config                          the kernel's config
+#       kernel.env                      FAMILY PACKAGE VERSION RELEASE UNINDEXED
 #     <family> -> <release>             e.g. 6.1 -> 6.1.0-56-amd64
 #
 # merged.btf is written by tdpw_btf_merge (tests/kernels/btf_merge.cc), given
 # by --btf-merge or $TDPW_BTF_MERGE (the CMake test passes it).
 #
-# Idempotent: a release whose products are complete for the same .deb is
+# Idempotent: a release whose products are complete for the same .debs is
 # left alone.  Needs apt (Debian's mirrors), dpkg, kmod (modinfo), xz-utils,
-# zstd, binutils (objcopy); apt-get update runs only when apt knows no
-# package of a family.  Any failure exits non-zero with the reason.
+# zstd, binutils (objcopy), curl (pool fallback); apt-get update runs only
+# when apt knows no package of a family.  Any failure exits non-zero with
+# the reason.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +52,7 @@ cache=${TDPW_KERNEL_CACHE:-/var/cache/tdpwatch/kernels}
 merge=${TDPW_BTF_MERGE:-}
 want_merged=1
 families=()
-PRODUCTS_VERSION=1  # bump when the layout above changes: rebuilds every release
+PRODUCTS_VERSION=2  # bump when the layout above changes: rebuilds every release
 
 log() { echo "fetch-debian-kernels: $*"; }
 die() { echo "fetch-debian-kernels: error: $*" >&2; exit 1; }
@@ -49,9 +66,9 @@ while [ $# -gt 0 ]; do
     *) families+=("$1"); shift ;;
   esac
 done
-[ ${#families[@]} -gt 0 ] || families=(6.1 6.12)
+[ ${#families[@]} -gt 0 ] || families=(6.1 6.12 6.19 7.2)
 
-for tool in apt-cache apt-get dpkg-deb modinfo objcopy xz zstd sha256sum; do
+for tool in apt-cache apt-get dpkg-deb modinfo objcopy xz zstd sha256sum curl; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
 done
 if [ "$want_merged" = 1 ]; then
@@ -61,51 +78,117 @@ if [ "$want_merged" = 1 ]; then
   fi
 fi
 
-# Package-name pattern of a family's -amd64 image.
+# Package-name pattern of a family's -amd64 kernel package: linux-image-R
+# for the classic packaging, linux-binary-R (the image alone) for the split
+# one, whose modules and config are in linux-modules-R and linux-base-R.
 pattern() {
   case $1 in
     6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
-    *) die "unknown family $1 (known: 6.1 6.12)" ;;
+    6.19) echo '^linux-binary-6\.19\.[0-9]+\+deb1[0-9]-amd64$' ;;
+    7.2) echo '^linux-binary-7\.2\.[0-9]+\+deb1[0-9]-amd64$' ;;
+    *) die "unknown family $1 (known: 6.1 6.12 6.19 7.2)" ;;
+  esac
+}
+# Families not in Debian 12 come from newer suites, through private lists.
+private_suites() {
+  case $1 in
+    6.19) echo "trixie-backports" ;;
+    7.2) echo "sid trixie-backports" ;;
+    *) echo "" ;;
   esac
 }
 
+# apt against the machine's configuration, or against the private one.
+apt_dir=$cache/apt
+apt_opts() {
+  [ -n "$(private_suites "$1")" ] || return 0
+  printf '%s\n' -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/none" \
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "Dir::State::status=$apt_dir/status" \
+    -o "Acquire::Languages=none"
+}
+write_private_sources() {
+  local s
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/none"
+  : >"$apt_dir/status"
+  : >"$apt_dir/sources.list.new"
+  for s in trixie-backports sid; do
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main" \
+      >>"$apt_dir/sources.list.new"
+  done
+  mv "$apt_dir/sources.list.new" "$apt_dir/sources.list"
+}
+apt_c() { local fam=$1; shift; mapfile -t o < <(apt_opts "$fam"); apt-cache "${o[@]}" "$@"; }
+apt_g() { local fam=$1; shift; mapfile -t o < <(apt_opts "$fam"); apt-get "${o[@]}" "$@"; }
+
 newest_package() {
-  apt-cache search --names-only "^linux-image-$1" 2>/dev/null | awk '{print $1}' | grep -E "$(pattern "$1")" | sort -V | tail -n 1
+  apt_c "$1" search --names-only "$(pattern "$1" | sed 's/\[0-9\]+.*//')" 2>/dev/null | awk '{print $1}' |
+    grep -E "$(pattern "$1")" | sort -V | tail -n 1
 }
 
-apt_updated=0
-resolve() {
-  local pkg
-  pkg=$(newest_package "$1")
-  if [ -z "$pkg" ] && [ "$apt_updated" = 0 ]; then
-    [ "$(id -u)" = 0 ] || die "apt knows no linux-image for $1 and apt-get update needs root"
-    log "apt knows no linux-image for $1: apt-get update"
+declare -A apt_updated=()
+apt_update() {
+  local fam=$1 key=machine
+  [ -n "$(private_suites "$fam")" ] && key=private
+  [ -z "${apt_updated[$key]:-}" ] || return 1
+  if [ $key = private ]; then
+    write_private_sources
+    log "private package lists ($(private_suites "$fam")): apt-get update"
+    apt_g "$fam" update -qq -o APT::Sandbox::User="$(id -un)" || die "apt-get update of the private lists in $apt_dir failed (network or mirror?)"
+  else
+    [ "$(id -u)" = 0 ] || die "apt knows no kernel of $fam and apt-get update needs root"
+    log "apt knows no kernel of $fam: apt-get update"
     apt-get update -qq || die "apt-get update failed"
-    apt_updated=1
+  fi
+  apt_updated[$key]=1
+}
+
+# resolve FAMILY: sets pkg to the family's newest kernel package, updating
+# the package lists once when they know none (not in a subshell: the
+# update is remembered).
+resolve() {
+  if [ -n "$(private_suites "$1")" ] && ! ls "$apt_dir/lists/"*Packages* >/dev/null 2>&1; then
+    apt_update "$1" || true
+  fi
+  pkg=$(newest_package "$1")
+  if [ -z "$pkg" ] && apt_update "$1"; then
     pkg=$(newest_package "$1")
   fi
-  [ -n "$pkg" ] || die "no package matches $(pattern "$1") (is a Debian 12 mirror in sources.list?)"
-  echo "$pkg"
+  [ -n "$pkg" ] || die "no package matches $(pattern "$1") (is a Debian mirror reachable? suites: $(private_suites "$1"))"
 }
 
-field() { apt-cache show --no-all-versions "$1" | sed -n "s/^$2: //p" | head -n 1; }
+# field FAMILY PACKAGE FIELD, empty when the index does not list PACKAGE.
+field() { apt_c "$1" show --no-all-versions "$2" 2>/dev/null | sed -n "s/^$3: //p" | head -n 1; }
 
-# fetch PACKAGE VERSION SHA256 -> prints the .deb path
+# fetch FAMILY PACKAGE VERSION SHA256 [POOL] -> prints the .deb path.
+# SHA256 empty: the index does not list PACKAGE; it comes from POOL (the
+# pool directory of its source package) by name and version.
 fetch() {
-  local pkg=$1 ver=$2 sha=$3 deb t0
+  local fam=$1 pkg=$2 ver=$3 sha=$4 pool=${5:-} deb t0
   deb="$cache/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [ -f "$deb" ] && echo "$sha  $deb" | sha256sum -c --status; then
+  if [ -n "$sha" ] && [ -f "$deb" ] && echo "$sha  $deb" | sha256sum -c --status; then
     log "$pkg $ver: cached $(basename "$deb")" >&2
+  elif [ -z "$sha" ] && [ -f "$deb" ] && dpkg-deb -f "$deb" Package >/dev/null 2>&1; then
+    log "$pkg $ver: cached $(basename "$deb") (not in the index: no checksum)" >&2
   else
     rm -f "$deb"
     t0=$(date +%s.%N)
-    # As root apt drops to _apt for downloads, which cannot write a root-only
-    # cache: download as ourselves.
-    (cd "$cache" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$pkg=$ver") ||
-      die "apt-get download $pkg=$ver failed (network or mirror?)"
-    [ -f "$deb" ] || die "apt-get download left no $deb"
-    echo "$sha  $deb" | sha256sum -c --status || die "$deb: SHA256 differs from the archive's"
+    if [ -n "$sha" ]; then
+      # As root apt drops to _apt for downloads, which cannot write a
+      # root-only cache: download as ourselves.
+      (cd "$cache" && apt_g "$fam" download -q=2 -o APT::Sandbox::User="$(id -un)" "$pkg=$ver") ||
+        { echo "fetch-debian-kernels: apt-get download $pkg=$ver failed (network or mirror?)" >&2; return 1; }
+      [ -f "$deb" ] || die "apt-get download left no $deb"
+      echo "$sha  $deb" | sha256sum -c --status || die "$deb: SHA256 differs from the archive's"
+    else
+      [ -n "$pool" ] || die "$pkg $ver: not in the archive's index and no pool to fetch it from"
+      curl -fsS --retry 2 -o "$deb.part" "http://deb.debian.org/debian/$pool/${pkg}_${ver//:/%3a}_amd64.deb" ||
+        { rm -f "$deb.part"; echo "fetch-debian-kernels: $pkg $ver is neither in the index nor in the pool ($pool)" >&2; return 1; }
+      [ "$(dpkg-deb -f "$deb.part" Package 2>/dev/null)" = "$pkg" ] && [ "$(dpkg-deb -f "$deb.part" Version)" = "$ver" ] ||
+        { rm -f "$deb.part"; die "$pkg $ver from the pool is not that package"; }
+      mv "$deb.part" "$deb"
+      log "$pkg $ver: not in the archive's index (superseded); fetched from the pool without a checksum" >&2
+    fi
     log "$pkg $ver: downloaded $(( $(stat -c %s "$deb") / 1000000 )) MB in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s" >&2
   fi
   echo "$deb"
@@ -125,10 +208,20 @@ decompress_module() {
 # Builds every product in DIR (a fresh dpkg -x of the package).
 build_products() {
   local dir=$1 release=$2 moddir queue m f deps order=()
+  local f1
   moddir="$dir/lib/modules/$release/kernel"
-  [ -d "$moddir" ] || die "$dir: no lib/modules/$release in the package"
-  cp "$dir/boot/vmlinuz-$release" "$dir/vmlinuz" || die "no boot/vmlinuz-$release in the package"
-  cp "$dir/boot/config-$release" "$dir/config" || die "no boot/config-$release in the package"
+  [ -d "$moddir" ] || moddir="$dir/usr/lib/modules/$release/kernel"
+  [ -d "$moddir" ] || die "$dir: no lib/modules/$release in the package(s)"
+  # Classic packaging: boot/vmlinuz-R, boot/config-R; split (linux-binary
+  # and linux-base, 7.x): usr/lib/modules/R/{vmlinuz,config}.
+  for f1 in "$dir/boot/vmlinuz-$release" "$dir/usr/lib/modules/$release/vmlinuz" ""; do
+    [ -z "$f1" ] && die "no vmlinuz of $release in the package(s)"
+    [ -f "$f1" ] && cp "$f1" "$dir/vmlinuz" && break
+  done
+  for f1 in "$dir/boot/config-$release" "$dir/usr/lib/modules/$release/config" ""; do
+    [ -z "$f1" ] && die "no config of $release in the package(s)"
+    [ -f "$f1" ] && cp "$f1" "$dir/config" && break
+  done
 
   # Modules and their dependencies (no modules.dep in the package: modinfo).
   declare -A seen=()
@@ -180,30 +273,58 @@ mkdir -p "$cache" || die "cannot create $cache"
 exec 9>"$cache/.lock"
 flock 9 || die "cannot lock $cache/.lock"
 
-# The newest package of family $1 as apt knows it: sets pkg, ver, sha,
-# release, dir (its cache directory) and stamp (what a complete cache holds).
+# The newest kernel of family $1 as apt knows it: sets pkg, ver, release,
+# dir (its cache directory), parts (PACKAGE VERSION SHA256 POOL per line:
+# the image, and for the split packaging its modules and base) and stamp
+# (what a complete cache holds).
 choose() {
-  pkg=$(resolve "$1")
-  ver=$(field "$pkg" Version)
-  sha=$(field "$pkg" SHA256)
+  local fam=$1 sha src part psha
+  resolve "$fam"
+  ver=$(field "$fam" "$pkg" Version)
+  sha=$(field "$fam" "$pkg" SHA256)
   if [ -z "$ver" ] || [ -z "$sha" ]; then die "apt-cache show $pkg: no Version/SHA256"; fi
-  release=${pkg#linux-image-}
+  parts="$pkg $ver $sha -"
+  case $pkg in
+    linux-image-*) release=${pkg#linux-image-} ;;
+    linux-binary-*)
+      release=${pkg#linux-binary-}
+      for part in "linux-modules-$release" "linux-base-$release"; do
+        psha=$(field "$fam" "$part" SHA256)
+        if [ -n "$psha" ]; then
+          [ "$(field "$fam" "$part" Version)" = "$ver" ] || die "$part: index version differs from $pkg's $ver"
+        else
+          psha=-
+        fi
+        # Both come from the source package linux (the image from
+        # linux-signed-amd64), at the image's version.
+        parts+=$'\n'"$part $ver $psha pool/main/l/linux"
+      done ;;
+  esac
   dir="$cache/$release"
-  stamp="products=$PRODUCTS_VERSION deb=$sha merged=$want_merged"
-  log "$1: $pkg $ver"
+  stamp="products=$PRODUCTS_VERSION merged=$want_merged debs=$(echo "$parts" | awk '{printf "%s:%s:%s ", $1, $2, $3}')"
+  log "$fam: $pkg $ver"
+}
+
+fetch_all() {
+  local p v h pool
+  debs=() unindexed=()
+  while read -r p v h pool; do
+    [ "$h" = - ] && h="" && unindexed+=("$p")
+    [ "$pool" = - ] && pool=""
+    debs+=("$(fetch "$1" "$p" "$v" "$h" "$pool")") || return 1
+  done <<<"$parts"
 }
 
 for fam in "${families[@]}"; do
   choose "$fam"
-  if ! deb=$(fetch "$pkg" "$ver" "$sha"); then
+  if ! fetch_all "$fam"; then
     # Package lists older than the mirror name a .deb it no longer has:
     # refresh them once and take the newest again.
-    [ "$apt_updated" = 0 ] && [ "$(id -u)" = 0 ] || exit 1
+    if [ -z "$(private_suites "$fam")" ] && [ "$(id -u)" != 0 ]; then exit 1; fi
     log "$fam: download failed: apt-get update, then once more"
-    apt-get update -qq || die "apt-get update failed"
-    apt_updated=1
+    apt_update "$fam" || exit 1
     choose "$fam"
-    deb=$(fetch "$pkg" "$ver" "$sha")
+    fetch_all "$fam" || die "$fam: download failed again"
   fi
 
   if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$stamp" ]; then
@@ -212,10 +333,13 @@ for fam in "${families[@]}"; do
     t0=$(date +%s.%N)
     rm -rf "$dir" "$dir.new"
     mkdir -p "$dir.new"
-    dpkg-deb -x "$deb" "$dir.new" || die "dpkg -x $deb failed"
+    for deb in "${debs[@]}"; do
+      dpkg-deb -x "$deb" "$dir.new" || die "dpkg -x $deb failed"
+    done
     log "$fam: dpkg -x in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s"
     build_products "$dir.new" "$release"
-    printf 'FAMILY=%s\nPACKAGE=%s\nVERSION=%s\nRELEASE=%s\n' "$fam" "$pkg" "$ver" "$release" >"$dir.new/kernel.env"
+    printf 'FAMILY=%s\nPACKAGE=%s\nVERSION=%s\nRELEASE=%s\nUNINDEXED="%s"\n' \
+      "$fam" "$pkg" "$ver" "$release" "${unindexed[*]}" >"$dir.new/kernel.env"
     echo "$stamp" >"$dir.new/.complete"
     mv "$dir.new" "$dir"
     log "$fam: $dir ready in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s"

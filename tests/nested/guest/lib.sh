@@ -276,6 +276,8 @@ check_vm() {
   check "$where" possible_nx_shadow 0 "$5"
   check "$where" shadow_pages 0 "$7"
   check "$where" inconsistencies 0 "${9}"
+  [ "${9}" = 0 ] || metrics | grep "^tdpwatch_vm_inconsistencies_total.*pid=\"$tgid\"" |
+    sed "s|^|TDPW-METRICS $CTX $where |"
   check "$where" implicit "$implicit" "${10}"
   # The probes' lossless counters start at load: only a VM watched from its
   # creation has all of its pages in them.

@@ -488,7 +488,16 @@ tdpw_main() {
     t0=$(now_ms)
     before=$FAILS
     echo "TDPW-BEGIN $CTX"
-    "sc_$sc"
+    # A mistyped run (SCENARIO/PLAN, a plan or scenario that does not exist)
+    # must fail, not pass having checked nothing.
+    if ! command -v "sc_$sc" >/dev/null 2>&1; then
+      fail "no scenario '$sc' (runs are PLAN/SCENARIO: fentry/basic)"
+    else
+      case $PLAN in
+        fentry | kprobe | tp) "sc_$sc" ;;
+        *) fail "no plan '$PLAN' (fentry, kprobe, tp)" ;;
+      esac
+    fi
     [ -n "$DAEMON_PID" ] && daemon_stop
     for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null; done
     wait

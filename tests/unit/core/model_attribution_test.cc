@@ -83,6 +83,32 @@ TEST(ModelAttribution, AKvmKeyIsAlwaysAVm) {
   EXPECT_EQ(m.unattributed_events(), 0u);
 }
 
+// A VM older than the daemon first seen through kdamond's aging (6.17+
+// DAMON_STAT) takes kdamond's tgid; the VM iterator's kvm->userspace_pid
+// corrects it (Model::set_tgid), and the VMM's tgid-keyed events find it.
+TEST(ModelAttribution, AKvmVmFirstSeenFromAKernelThreadGetsItsVmmsTgid) {
+  Model m = tracepoint_model();
+  Event ev = events::unlink_sp(kVm, page(200, 0, 1));
+  ev.tgid = kKswapdTgid;
+  m.apply(ev);
+  ASSERT_TRUE(m.snapshot(kVm));
+  EXPECT_EQ(m.snapshot(kVm)->tgid, kKswapdTgid);
+  EXPECT_TRUE(m.set_tgid(kVm, kVmmTgid));
+  EXPECT_FALSE(m.set_tgid(kVm, kVmmTgid));  // already
+  EXPECT_FALSE(m.set_tgid(kVm2, kVmmTgid));  // unknown
+  EXPECT_EQ(m.snapshot(kVm)->tgid, kVmmTgid);
+  m.apply(events::root_alloc(kVmmTgid, page(100, 0, 4)));
+  SpteStream s{m, kVmmTgid};
+  s.map(0, 1, 5000);
+  EXPECT_EQ(m.vm_keys(), std::vector<std::uint64_t>{kVm});
+  EXPECT_EQ(leaves(m, 1, kVm), 1);
+  // kswapd's tgid no longer stands for it.
+  SpteStream k{m, kKswapdTgid};
+  k.map(1, 1, 5001);
+  EXPECT_EQ(leaves(m, 1, kVm), 1);
+  EXPECT_EQ(m.unattributed_events(), 1u);
+}
+
 TEST(ModelAttribution, TgidEventsOfAVmOlderThanTheDaemonGoToItsKvmKey) {
   Model m;
   // The VM iterator found it (struct kvm * key, VMM tgid 700).

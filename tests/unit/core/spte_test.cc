@@ -28,10 +28,29 @@ TEST(Spte, PfnIsBits12To51) {
   EXPECT_EQ(to_pfn(kFrozenSpte), 0u);
 }
 
-TEST(Spte, FrozenInBothEras) {
+TEST(Spte, FrozenInEveryEra) {
   EXPECT_TRUE(is_frozen(0x5a0));                 // REMOVED_SPTE before 6.10
-  EXPECT_TRUE(is_frozen((1ull << 63) | 0x5a0));  // FROZEN_SPTE, 6.11+
+  EXPECT_TRUE(is_frozen((1ull << 63) | 0x5a0));  // FROZEN_SPTE, 6.11-6.19
+  EXPECT_TRUE(is_frozen((1ull << 63) | 0x1a0));  // FROZEN_SPTE, 7.x
+  EXPECT_FALSE(is_present(kFrozenSpteV7));
   EXPECT_FALSE(is_frozen(0));
+  EXPECT_FALSE(is_frozen(1ull << 63));  // SHADOW_NONPRESENT_VALUE alone
+}
+
+// tdpw_spte_attr_only() (bpf/tdpw_spte.h): what the probes count as moving no
+// figure, so that aging does not break quiescence.
+TEST(Spte, AttrOnlyChangesKeepPresenceLeafnessAndPfn) {
+  const std::uint64_t leaf = kMmuPresentMask | (0x1234ull << 12);
+  const std::uint64_t accessed = 1ull << 8, writable = 1ull << 1;
+  EXPECT_TRUE(tdpw_spte_attr_only(1, leaf | accessed, leaf));            // aging
+  EXPECT_TRUE(tdpw_spte_attr_only(2, leaf | kPageSizeMask | writable,   // write-protect
+                                  leaf | kPageSizeMask));
+  EXPECT_TRUE(tdpw_spte_attr_only(2, leaf | accessed, leaf));            // a table's A bit
+  EXPECT_FALSE(tdpw_spte_attr_only(1, leaf, kShadowNonpresentValue));    // zap
+  EXPECT_FALSE(tdpw_spte_attr_only(1, kShadowNonpresentValue, leaf));    // map
+  EXPECT_FALSE(tdpw_spte_attr_only(1, leaf, leaf + (1ull << 12)));       // another pfn
+  EXPECT_FALSE(tdpw_spte_attr_only(2, leaf | kPageSizeMask, leaf));      // split
+  EXPECT_FALSE(tdpw_spte_attr_only(2, leaf, leaf | kPageSizeMask));      // collapse
 }
 
 TEST(Spte, PagesPerEntry) {

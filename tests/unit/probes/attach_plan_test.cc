@@ -224,6 +224,44 @@ TEST(AttachPlan, SetSpteGfnAbsentFromTheKernelIsNotAGap) {
   EXPECT_TRUE(gap->at(H::kSetSpteGfn).not_needed.empty());
 }
 
+// 7.x inlines tdp_mmu_link_sp(): no BTF FUNC, so no program can serve
+// link_sp, but the SPTE stream does (structure_from_spte); counted as served,
+// and --strict accepts it.  Where the function exists but cannot attach, it
+// stays a gap.
+TEST(AttachPlan, LinkSpInlinedIsServedFromTheSpteStream) {
+  Attaching all = with(all_of(V::kFexit), with(all_of(V::kFentry), tracepoints(V::kTpBtf)));
+  all.erase({H::kLinkSp, V::kFexit});
+  all.erase({H::kSetSpteGfn, V::kFexit});
+  ProbeReport r = fake_report(all);
+  for (VariantProbe& p : r.probes) {
+    if ((p.hook == H::kLinkSp || p.hook == H::kSetSpteGfn) && p.variant == V::kFexit) p.stage = "btf";
+  }
+  auto plan = make_plan(r, PlanSwitches{{}, true});
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_FALSE(plan->served(H::kLinkSp));
+  EXPECT_NE(plan->at(H::kLinkSp).from_spte_stream.find("inlined"), std::string::npos);
+  EXPECT_TRUE(plan->model.structure_from_spte);
+  EXPECT_EQ(plan->served_count(), plan->needed_count());
+  EXPECT_NE(describe(plan->at(H::kLinkSp)).find("from the SPTE stream"), std::string::npos);
+  EXPECT_NE(render_table(r, *plan).find("spte_stream"), std::string::npos);
+  EXPECT_NE(render_json(r, *plan).find("\"from_spte_stream\": \"tdp_mmu_link_sp()"), std::string::npos);
+
+  // Without spte_changed there is no stream to serve it.
+  Attaching no_stream = all;
+  no_stream.erase({H::kSpteChanged, V::kTpBtf});
+  ProbeReport r2 = fake_report(no_stream);
+  for (VariantProbe& p : r2.probes) {
+    if ((p.hook == H::kLinkSp || p.hook == H::kSetSpteGfn) && p.variant == V::kFexit) p.stage = "btf";
+  }
+  auto none = make_plan(r2, PlanSwitches{});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->at(H::kLinkSp).from_spte_stream.empty());
+
+  // In the BTF but refused (fexit EPERM, no kprobes): a gap, --strict refuses.
+  auto gap = make_plan(fake_report(all), PlanSwitches{{}, true});
+  EXPECT_FALSE(gap.ok());
+}
+
 TEST(AttachPlan, WarnsWhenDegraded) {
   auto plan = make_plan(fake_report({}), {});
   ASSERT_TRUE(plan.ok());

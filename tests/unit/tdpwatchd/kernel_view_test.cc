@@ -121,5 +121,48 @@ TEST(KernelView, ShadowMmuLeavesAreShownButNotCompared) {
   EXPECT_FALSE(reconcile::absolute_targets(k).leaf_pages[0]);
 }
 
+// Debian's 6.19.14: the NX recovery untracks TDP pages as shadow ones, so
+// the per-type counts read TDP 16, shadow -16 while the lists (and
+// nx_lpage_splits) are empty.  The split is taken from nx_lpage_splits where
+// the VM has no shadow page, else left unknown; consistent counts are kept.
+TEST(KernelView, PerTypeNxCountsThatDoNotAddUpAreNotTheKernelsTruth) {
+  auto nx_truth = [](std::int64_t shadow, std::int64_t tdp, std::int64_t splits,
+                     std::int64_t shadow_pages) {
+    tdpw_kernel_truth t = truth(TDPW_TRUTH_ABSENT, 0);
+    t.possible_nx_huge_pages[TDPW_MMU_SHADOW] = shadow;
+    t.possible_nx_huge_pages[TDPW_MMU_TDP] = tdp;
+    t.nx_lpage_splits = splits;
+    t.n_used_mmu_pages = shadow_pages;
+    return t;
+  };
+  KernelSources src;
+  src.model_vms_per_tgid[42] = 1;
+  auto g = gatherer();
+
+  src.iterated = {{kKvm, 42, nx_truth(-16, 16, 0, 0)}};
+  reconcile::KernelView k = g.gather(src, vm(kKvm, 42));
+  EXPECT_EQ(k.possible_nx_huge_pages[TDPW_MMU_SHADOW], 0);
+  EXPECT_EQ(k.possible_nx_huge_pages[TDPW_MMU_TDP], 0);
+
+  src.iterated = {{kKvm, 42, nx_truth(-2, 5, 3, 7)}};  // shadow pages exist: unknown
+  k = g.gather(src, vm(kKvm, 42));
+  EXPECT_FALSE(k.possible_nx_huge_pages[TDPW_MMU_SHADOW]);
+  EXPECT_FALSE(k.possible_nx_huge_pages[TDPW_MMU_TDP]);
+
+  src.iterated = {{kKvm, 42, nx_truth(2, 5, 7, 7)}};  // consistent: kept
+  k = g.gather(src, vm(kKvm, 42));
+  EXPECT_EQ(k.possible_nx_huge_pages[TDPW_MMU_SHADOW], 2);
+  EXPECT_EQ(k.possible_nx_huge_pages[TDPW_MMU_TDP], 5);
+}
+
+// Aging and dirty logging (only A/D/W bits move) do not break quiescence.
+TEST(KernelView, EventsSeenLeavesOutSpteChangesThatMoveNoFigure) {
+  tdpw_vm_counters c{};
+  c.events[TDPW_EV_SPTE_CHANGED] = 100;
+  c.events[TDPW_EV_LINK_SP] = 3;
+  c.events[TDPW_COUNT_SPTE_ATTR_ONLY] = 60;
+  EXPECT_EQ(reconcile::events_seen(c), 43u);
+}
+
 }  // namespace
 }  // namespace tdpwatch::tdpwatchd
