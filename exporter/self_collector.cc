@@ -23,8 +23,10 @@ class SelfCollector final : public Collector {
           .add(*s.kvm.device ? 1 : 0);
     }
     auto attached = gauge(out, "tdpwatch_probe_attached",
-                          "Attach plan: 1 for the variant serving each hook, or variant=\"none\" "
-                          "and 0 when no variant could attach (bpf/HOOKS.md)");
+                          "Attach plan: 1 for the variant serving each hook (variant=\"spte_stream\": "
+                          "served by the SPTE stream, variant=\"none_needed\": this kernel lacks "
+                          "the path), or variant=\"none\" and 0 when no variant could attach: a "
+                          "degraded plan (bpf/HOOKS.md)");
     for (const HookAttachment& h : s.plan) {
       attached.add({{"hook", h.hook}, {"variant", h.variant.empty() ? "none" : h.variant}},
                    h.variant.empty() ? 0 : 1);

@@ -142,6 +142,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
       s->plan.push_back({std::string(probes::name(hp.hook)),
                          hp.chosen                       ? std::string(probes::name(*hp.chosen))
                          : !hp.from_spte_stream.empty() ? std::string("spte_stream")
+                         : !hp.not_needed.empty()       ? std::string("none_needed")
                                                          : std::string()});
     }
     s->lifecycle = src.plan->lifecycle == probes::Lifecycle::kHooks ? "hooks" : "uevents";

@@ -121,9 +121,10 @@ write_private_sources() {
 apt_c() { local fam=$1; shift; mapfile -t o < <(apt_opts "$fam"); apt-cache "${o[@]}" "$@"; }
 apt_g() { local fam=$1; shift; mapfile -t o < <(apt_opts "$fam"); apt-get "${o[@]}" "$@"; }
 
+# (Nothing, not a failure, when none matches: set -e and pipefail.)
 newest_package() {
-  apt_c "$1" search --names-only "$(pattern "$1" | sed 's/\[0-9\]+.*//')" 2>/dev/null | awk '{print $1}' |
-    grep -E "$(pattern "$1")" | sort -V | tail -n 1
+  { apt_c "$1" search --names-only "$(pattern "$1" | sed 's/\[0-9\]+.*//')" 2>/dev/null || true; } |
+    awk '{print $1}' | { grep -E "$(pattern "$1")" || true; } | sort -V | tail -n 1
 }
 
 declare -A apt_updated=()
@@ -154,7 +155,27 @@ resolve() {
   if [ -z "$pkg" ] && apt_update "$1"; then
     pkg=$(newest_package "$1")
   fi
+  if [ -z "$pkg" ] && [ -n "$(private_suites "$1")" ]; then
+    # sid and backports drop a series once a newer one lands: take the
+    # next series the archive still has (its newest release), and say so.
+    pkg=$(successor_package "$1")
+    [ -z "$pkg" ] || log "warning: no $1 kernel is left in $(private_suites "$1"); family $1 takes $pkg, the next series there" >&2
+  fi
   [ -n "$pkg" ] || die "no package matches $(pattern "$1") (is a Debian mirror reachable? suites: $(private_suites "$1"))"
+}
+
+# The newest linux-binary of the lowest series above family $1 (X.Y) in the
+# private suites, or nothing.
+successor_package() {
+  local series
+  series=$({ apt_c "$1" search --names-only '^linux-binary-[0-9]' 2>/dev/null || true; } | awk '{print $1}' |
+    { grep -E '^linux-binary-[0-9]+\.[0-9]+\.[0-9]+\+deb1[0-9]-amd64$' || true; } |
+    sed -E 's/^linux-binary-([0-9]+\.[0-9]+)\..*/\1/' | sort -uV |
+    awk -v fam="$1" 'BEGIN { split(fam, f, ".") } { split($0, v, "."); if (v[1] > f[1] || (v[1] == f[1] && v[2] > f[2])) { print; exit } }')
+  [ -n "$series" ] || return 0
+  { apt_c "$1" search --names-only "^linux-binary-${series//./\\.}\\." 2>/dev/null || true; } |
+    awk '{print $1}' | { grep -E "^linux-binary-${series//./\\.}\\.[0-9]+\\+deb1[0-9]-amd64$" || true; } |
+    sort -V | tail -n 1
 }
 
 # field FAMILY PACKAGE FIELD, empty when the index does not list PACKAGE.
@@ -315,7 +336,9 @@ fetch_all() {
   done <<<"$parts"
 }
 
-for fam in "${families[@]}"; do
+# One family, in a subshell of its own (die ends only it).
+fetch_family() {
+  local fam=$1
   choose "$fam"
   if ! fetch_all "$fam"; then
     # Package lists older than the mirror name a .deb it no longer has:
@@ -345,5 +368,21 @@ for fam in "${families[@]}"; do
     log "$fam: $dir ready in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s"
   fi
   ln -sfn "$release" "$cache/$fam"
+}
+
+for fam in "${families[@]}"; do pattern "$fam" >/dev/null; done  # unknown families: stop here
+
+# A family that cannot be fetched does not stop the others; one whose
+# previous release is complete in the cache keeps it (with a warning).
+failed=()
+for fam in "${families[@]}"; do
+  if ! (fetch_family "$fam"); then
+    if [ -f "$cache/$fam/.complete" ]; then
+      log "warning: $fam: fetching failed (above); keeping the cached $(readlink "$cache/$fam")"
+    else
+      failed+=("$fam")
+    fi
+  fi
 done
+[ ${#failed[@]} -eq 0 ] || die "no kernel for: ${failed[*]} (reasons above)"
 log "done: ${families[*]} in $cache"
