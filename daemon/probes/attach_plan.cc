@@ -207,13 +207,13 @@ std::string render_table(const ProbeReport& report, const AttachPlan& plan) {
   }
 
   out += "\nplan:\n";
-  out += "  " + pad("hook", hook_w) + pad("variant", 11) + pad("target", target_w) + "why\n";
+  out += "  " + pad("hook", hook_w) + pad("variant", 13) + pad("target", target_w) + "why\n";
   for (const HookPlan& hp : plan.hooks) {
     out += "  " + pad(std::string(name(hp.hook)), hook_w) +
            pad(hp.chosen                      ? std::string(name(*hp.chosen))
                : !hp.from_spte_stream.empty() ? "spte_stream"
                                               : "none",
-               11) +
+               13) +
            pad(hp.target, target_w) +
            (!hp.not_needed.empty()        ? "not needed: " + hp.not_needed
             : !hp.from_spte_stream.empty() ? hp.from_spte_stream

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-nested.sh [options] FAMILY
 #
-# Boots the cached Debian kernel FAMILY (6.1 or 6.12; see
+# Boots the cached Debian kernel FAMILY (6.1, 6.12, 6.19 or 7.2; see
 # scripts/kernels/fetch-debian-kernels.sh) under QEMU/TCG with emulated AMD
 # SVM + nested paging, runs the nested scenarios in the guest
 # (tests/nested/guest/) and judges the serial console.  Exits 0 only when the
@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     *) family=$1; shift ;;
   esac
 done
-[ -n "${family:-}" ] || die "which kernel family? (6.1 or 6.12)"
+[ -n "${family:-}" ] || die "which kernel family? (6.1, 6.12, 6.19 or 7.2)"
 kdir=$cache/$family
 [ -f "$kdir/vmlinuz" ] || die "$kdir/vmlinuz missing: run scripts/kernels/fetch-debian-kernels.sh $family (ctest fixture debian_kernels)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (package qemu-system-x86)"
@@ -57,6 +57,14 @@ t0=$(date +%s.%N)
 "$here/build-initramfs.sh" "$kdir" "$bindir" "$work/initrd.gz"
 
 append="console=ttyS0 panic=-1 quiet tdpw.runs=${runs} tdpw.kvm=${kvm_args} tdpw.daemon_args=${daemon_args} tdpw.log=${daemon_log}"
+# Modules fetched from the pool without an index checksum (kernel.env
+# UNINDEXED, fetch-debian-kernels.sh): the kernel, whose package was
+# checked, loads only modules signed with its own build key.
+unindexed=$(sed -n 's/^UNINDEXED="\(.*\)"$/\1/p' "$kdir/kernel.env" 2>/dev/null || true)
+if [ -n "$unindexed" ]; then
+  append="$append module.sig_enforce=1"
+  echo "run-nested: $unindexed not in the archive's index: booting with module.sig_enforce=1"
+fi
 log=$work/console.log
 echo "run-nested: booting $(readlink "$kdir" || echo "$family") (limit ${limit} s): $append"
 t1=$(date +%s.%N)
