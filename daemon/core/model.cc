@@ -53,6 +53,13 @@ void Model::apply(const Event& ev) {
     }
     VmState* vm = resolve(ev);
     if (vm == nullptr) {
+      // Not cached as ev.vm's VM: the next event of that task is judged anew.
+      if (VmState* owner = owner_of_page(ev)) {
+        owner->apply(ev, index);
+        return;
+      }
+    }
+    if (vm == nullptr) {
       ++unattributed_total_;
       ++unattributed_[static_cast<std::uint32_t>(ev.vm)];
       return;
@@ -61,6 +68,25 @@ void Model::apply(const Event& ev) {
     last_vm_key_ = ev.vm;
   }
   last_vm_->apply(ev, index);
+}
+
+// A page's zap in a task that is no VMM's, for a page the probes' page_owner
+// map never had (a table adopted from the kernel's walk): the last mmput()
+// of a VMM's mm, and with it mmu_notifier_release() and every zap, runs in
+// whichever task dropped it (a reader of /proc/PID/cmdline, tdpwatchd's own
+// identity lookup among them).  The page itself names its VM: the one VM
+// whose model has it linked (a pfn, or a shadow page's sp, is one VM's at a
+// time).
+VmState* Model::owner_of_page(const Event& ev) {
+  if (ev.type != TDPW_EV_UNLINK_SP && ev.type != TDPW_EV_SHADOW_ZAP) return nullptr;
+  if (ev.type == TDPW_EV_UNLINK_SP && ev.page.pfn == 0) return nullptr;
+  VmState* found = nullptr;
+  for (auto& [key, vm] : vms_) {
+    if (!vm->holds_page(ev)) continue;
+    if (found != nullptr) return nullptr;  // ambiguous: leave it unattributed
+    found = vm.get();
+  }
+  return found;
 }
 
 bool Model::founds_vm(std::uint16_t type) {

@@ -156,6 +156,7 @@ class Model {
  private:
   void note_global(Inconsistency kind);
   VmState* resolve(const Event& ev);
+  VmState* owner_of_page(const Event& ev);
   void index_kvm_vm(std::uint64_t vm, std::uint32_t tgid);
   void unindex_kvm_vm(std::uint64_t vm);
   void remember_destroyed(std::uint64_t vm);

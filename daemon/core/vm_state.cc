@@ -103,8 +103,10 @@ void VmState::on_spte_changed(const Event& ev) {
   max_spte_level_ = std::max(max_spte_level_, level);
   // The table holding this SPTE must be known, unless it is a root.  Entries
   // set to FROZEN_SPTE belong to a table that handle_removed_pt() is tearing
-  // down, which the model has already dropped.
-  if (level < root_level() && !spte::is_frozen(new_spte) &&
+  // down, which the model has already dropped.  A VM first seen mid-life
+  // and not adopted yet knows none of its older tables (kdamond's aging
+  // reaches it before the first quiescent walk).
+  if ((!implicit_ || adopted_) && level < root_level() && !spte::is_frozen(new_spte) &&
       store_.find_any_live(as_id, level, gfn) == kNoSlot)
     note(Inconsistency::kUnknownParent, gfn, 0, level);
 
@@ -255,6 +257,12 @@ void VmState::on_link_sp(const Event& ev) {
       ++counts_.nx_track_total;
     }
   }
+}
+
+bool VmState::holds_page(const Event& ev) const {
+  if (ev.type == TDPW_EV_SHADOW_ZAP) return shadow_.count(ev.page.sp) != 0;
+  const Slot s = store_.find({ev.as_id, event_level(ev), ev.page.gfn, ev.page.pfn, ev.page.sp});
+  return s != kNoSlot && is_linked(PageStore::flags(store_.at(s)));
 }
 
 void VmState::on_unlink_sp(const Event& ev) {

@@ -27,6 +27,9 @@ class VmState {
   // announces it), so it is the same life.  False if the VM was not implicit.
   bool adopt_create(std::uint32_t tgid);
   void set_tgid(std::uint32_t tgid) { tgid_ = tgid; }
+  // The page of a zap event (UNLINK_SP: a linked TDP table; SHADOW_ZAP: a
+  // shadow page by sp) is this VM's.
+  bool holds_page(const Event& ev) const;
   std::uint32_t tgid() const { return tgid_; }
 
   void set_counts(const CountTargets& targets);

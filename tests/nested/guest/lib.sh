@@ -115,6 +115,9 @@ daemon_stop() {
   if grep -q 'leak:' /tmp/daemon.log; then
     fail "tdpwatchd reported a leak"
     grep 'leak:' /tmp/daemon.log | sed "s|^|TDPW-DAEMON $CTX |"
+    # What the daemon knew of its VMs, for the post-mortem.
+    grep -E 'first seen|older than the daemon|unattributed|adopted|resync|drift' /tmp/daemon.log |
+      head -n 40 | sed "s|^|TDPW-DAEMON $CTX |"
   fi
   grep -E 'VM (created|destroyed)|events processed|recorded' /tmp/daemon.log | sed "s|^|TDPW-DAEMON $CTX |"
 }

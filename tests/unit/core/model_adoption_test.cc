@@ -64,6 +64,33 @@ TEST(ModelAdoption, AnAdoptedVmTearsDownCleanly) {
             0u);
 }
 
+// The last mmput() of the VMM's mm can come from another task (a reader of
+// /proc/PID/cmdline, tdpwatchd itself): its zaps carry that task's tgid and
+// the adopted tables are in no page_owner entry.  The page names its VM.
+TEST(ModelAdoption, ZapsInAnotherTaskFindTheAdoptedVmByItsPage) {
+  ModelOptions o;
+  o.nx_untrack_events = true;
+  Model m(o);
+  constexpr std::uint64_t kReaderTgid = 777;  // no VMM
+  ASSERT_TRUE(m.add_implicit(kVm, kTgid));
+  m.adopt(kVm, one_path());
+  ASSERT_TRUE(m.add_implicit(kVm2, kTgid + 1));  // another VM: must not take them
+  m.apply(events::nx_untrack(kVm, page(102, 0, 2), TDPW_MMU_TDP));
+  for (auto [pfn, gfn, level] : {std::tuple{103, 0, 1}, {104, 512, 1}, {102, 0, 2}, {101, 0, 3}}) {
+    m.apply(events::unlink_sp(kReaderTgid, page(pfn, gfn, level)));
+  }
+  EXPECT_EQ(m.unattributed_events(), 0u);
+  EXPECT_EQ(m.snapshot(kVm)->counts.tdp_pages_total(), 0);
+  // A page no VM holds stays unattributed, as does one without a pfn.
+  m.apply(events::unlink_sp(kReaderTgid, page(999, 0, 1)));
+  m.apply(events::unlink_sp(kReaderTgid, page(0, 0, 1, 0, 0xffff888000002000ull)));
+  EXPECT_EQ(m.unattributed_events(), 2u);
+  m.apply(events::root_put(kVm, page(100, 0, 4, 0, 0xffff888000001000ull), 1));
+  m.apply(events::vm_destroy(kVm, kTgid));
+  ASSERT_EQ(m.teardowns().size(), 1u);
+  EXPECT_TRUE(m.teardowns()[0].empty()) << summarize(m.teardowns()[0], 8);
+}
+
 // Without adoption the same teardown would name pages the model never saw
 // as unknown unlinks: this is what adoption is for.
 TEST(ModelAdoption, WithoutItTheUnlinksAreOfUnknownPages) {
