@@ -53,6 +53,8 @@ const char* name(Tracking t) {
   return "?";
 }
 
+Reconciler::Reconciler() : Reconciler(Options{}) {}
+
 Reconciler::Reconciler(Options options, LogSink log) : options_(options), log_(std::move(log)) {}
 
 void Reconciler::log(spdlog::level::level_enum level, const std::string& text) const {
@@ -248,13 +250,21 @@ void Reconciler::review_teardown(core::LeakRecord& leak,
 void Reconciler::tick_host(const core::Model& model, std::optional<std::int64_t> kernel,
                            bool complete, double now) {
   host_.figure.reset();
-  if (!kernel || !complete) return;
+  if (!kernel || !complete) {
+    host_.candidate.reset();
+    return;
+  }
   std::int64_t pages = 0;
   for (const core::VmSnapshot& v : model.snapshot_all()) {
     pages += v.counts.sec_page_table_pages();
   }
   if (!host_.baseline) {
-    host_.baseline = *kernel - pages;
+    const std::int64_t candidate = *kernel - pages;
+    if (!host_.candidate || host_.candidate->first != candidate) {
+      host_.candidate = {candidate, now};
+    }
+    if (now - host_.candidate->second < options_.host_baseline_settle_seconds) return;
+    host_.baseline = candidate;
     log(spdlog::level::info, "host: SecPageTables " + std::to_string(*kernel) +
                                  " pages, VMs' page tables " + std::to_string(pages) +
                                  " pages: baseline " + std::to_string(*host_.baseline) +

@@ -31,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <spdlog/common.h>
@@ -74,10 +75,17 @@ class Reconciler {
   using LogSink = std::function<void(spdlog::level::level_enum, const std::string&)>;
   struct Options {
     DriftOptions drift;
+    // The host baseline is taken once kernel minus model has held still this
+    // long: SecPageTables (NR_SECONDARY_PAGETABLE, a vmstat item) lags the
+    // VMs' pages by per-CPU deltas folded every vm.stat_interval (1 s by
+    // default, later on a busy host), so a VM just started can show in the
+    // model before it shows in /proc/meminfo.
+    double host_baseline_settle_seconds = 3;
   };
 
   // `log`: where reports go (default: spdlog).
-  explicit Reconciler(Options options = {}, LogSink log = {});
+  Reconciler();
+  explicit Reconciler(Options options, LogSink log = {});
 
   // One tick at Unix time `now`: every VM of `model`, with its input when
   // given (a VM without one is compared with nothing).  May set counts.
@@ -86,13 +94,17 @@ class Reconciler {
   // The host-wide figure, after tick(): SecPageTables in pages against the
   // model's non-root TDP and shadow pages of every VM.  SecPageTables also
   // holds what no VM accounts for (IOMMU page tables on newer kernels), so
-  // the first comparison takes that as a host baseline; later differences
-  // go through the same grace as a VM's.  `complete`: every VM the kernel
+  // the first settled comparison (kernel minus model unchanged for
+  // Options::host_baseline_settle_seconds) is the host baseline; until then
+  // there is no host figure.  Later differences go through the same grace
+  // as a VM's.  `complete`: every VM the kernel
   // lists is in the model (else nothing is compared or baselined).
   void tick_host(const core::Model& model, std::optional<std::int64_t> sec_page_table_pages,
                  bool complete, double now);
   struct HostStatus {
     std::optional<std::int64_t> baseline;  // kernel minus model at the host baseline
+    // Before the baseline: kernel minus model, and since when it has held.
+    std::optional<std::pair<std::int64_t, double>> candidate;
     std::optional<Figure> figure;          // "host_sec_pagetables", model incl. baseline
     DriftTracker drift;
   };
