@@ -25,7 +25,11 @@
 #ifndef TDPWATCH_BPF_TDPW_EVENTS_H
 #define TDPWATCH_BPF_TDPW_EVENTS_H
 
-#define TDPW_ABI_VERSION 1
+/*
+ * 2: TDPW_EV_LEAF_STATS, TDPW_F_LEAVES_COUNTED and vm_counters.leaf_pages
+ * (leaf statistics aggregated in the probes).  Version 1 events read the same.
+ */
+#define TDPW_ABI_VERSION 2
 
 enum tdpw_event_type {
 	TDPW_EV_NONE = 0,
@@ -42,7 +46,8 @@ enum tdpw_event_type {
 	TDPW_EV_SPTE_CHANGED = 11,   /* handle_changed_spte(), as kvm_tdp_mmu_spte_changed */
 	TDPW_EV_SHADOW_GET = 12,     /* shadow MMU page obtained (kvm_mmu_get_page) */
 	TDPW_EV_SHADOW_ZAP = 13,     /* __kvm_mmu_prepare_zap_page(); value = root_count */
-	TDPW_EV_TYPE_MAX = 14,
+	TDPW_EV_LEAF_STATS = 14,     /* the daemon's fold of vm_counters.leaf_pages (never a probe's) */
+	TDPW_EV_TYPE_MAX = 15,
 };
 
 /* struct tdpw_event.flags */
@@ -50,7 +55,18 @@ enum tdpw_event_type {
 #define TDPW_F_ACCOUNT_NX (1u << 1)    /* 6.1 tdp_mmu_link_sp(..., account_nx=true, ...) */
 #define TDPW_F_CREATED (1u << 2)       /* kvm_mmu_get_page: page newly created */
 #define TDPW_F_VALUE_VALID (1u << 3)   /* .page.value carries a meaningful number */
-#define TDPW_F_ALL (TDPW_F_NX_DISALLOWED | TDPW_F_ACCOUNT_NX | TDPW_F_CREATED | TDPW_F_VALUE_VALID)
+/*
+ * SPTE_CHANGED: the probes already counted this change's leaf statistics in
+ * vm_counters.leaf_pages (they reach the model as TDPW_EV_LEAF_STATS); the
+ * record is here for the structure it moves, or the full stream was asked for.
+ */
+#define TDPW_F_LEAVES_COUNTED (1u << 4)
+#define TDPW_F_ALL                                                                  \
+	(TDPW_F_NX_DISALLOWED | TDPW_F_ACCOUNT_NX | TDPW_F_CREATED | TDPW_F_VALUE_VALID | \
+	 TDPW_F_LEAVES_COUNTED)
+/* What ABI version 1 knew (records of older recordings). */
+#define TDPW_F_ALL_V1 (TDPW_F_NX_DISALLOWED | TDPW_F_ACCOUNT_NX | TDPW_F_CREATED | TDPW_F_VALUE_VALID)
+#define TDPW_EV_TYPE_MAX_V1 14
 
 /* struct tdpw_event.mmu_type, as the kernel's enum kvm_mmu_type (6.18). */
 enum tdpw_mmu_type {
@@ -91,6 +107,17 @@ struct tdpw_spte_payload {
 	__u64 reserved; /* 0 */
 };
 
+/*
+ * TDPW_EV_LEAF_STATS: what the probes counted for one VM key since the
+ * previous fold (vm_counters differences): kvm_update_page_stats() per level
+ * and the SPTE_CHANGED events behind them.  Made by the daemon, so that a
+ * recording replays to the same figures.
+ */
+struct tdpw_leaf_payload {
+	__s64 pages[3];    /* 4K, 2M, 1G leaves mapped minus unmapped */
+	__u64 spte_changes; /* SPTE_CHANGED events folded (records sent or not) */
+};
+
 struct tdpw_event {
 	__u16 type;     /* enum tdpw_event_type */
 	__u8 flags;     /* TDPW_F_* */
@@ -105,6 +132,7 @@ struct tdpw_event {
 	union {
 		struct tdpw_page_payload page;
 		struct tdpw_spte_payload spte;
+		struct tdpw_leaf_payload leaf;
 	};
 };
 
@@ -131,6 +159,20 @@ struct tdpw_vm_counters {
 	__s64 tdp_pages;                 /* successful link_sp - unlink_sp */
 	__s64 shadow_pages;              /* shadow get(created) - zap(root_count 0) */
 	__s64 possible_nx_huge_pages[TDPW_NR_MMU_TYPES]; /* track - untrack */
+	/*
+	 * kvm_update_page_stats() as handle_changed_spte() and
+	 * tdp_mmu_split_huge_page() call it, per level (4K, 2M, 1G): the leaf
+	 * statistics, counted here and never sent record by record
+	 * (tdpw_spte_leaf_delta, bpf/tdpw_spte.h).
+	 */
+	__s64 leaf_pages[3];
+	/*
+	 * bpf_ktime_get_ns() of the VM_CREATE that made this entry (its ts_ns;
+	 * in one CPU's copy, 0 in the others), 0 if another event made it.  A
+	 * struct kvm freed and allocated again at the same address starts a
+	 * new entry: the daemon does not count the old life into the new one.
+	 */
+	__u64 generation;
 };
 
 /*
@@ -153,17 +195,19 @@ struct tdpw_kernel_truth {
 #ifdef __cplusplus
 static_assert(sizeof(struct tdpw_page_payload) == 32, "tdpw_page_payload layout");
 static_assert(sizeof(struct tdpw_spte_payload) == 32, "tdpw_spte_payload layout");
+static_assert(sizeof(struct tdpw_leaf_payload) == 32, "tdpw_leaf_payload layout");
 static_assert(sizeof(struct tdpw_event) == TDPW_EVENT_SIZE, "tdpw_event layout");
 #else
 _Static_assert(sizeof(struct tdpw_page_payload) == 32, "tdpw_page_payload layout");
 _Static_assert(sizeof(struct tdpw_spte_payload) == 32, "tdpw_spte_payload layout");
+_Static_assert(sizeof(struct tdpw_leaf_payload) == 32, "tdpw_leaf_payload layout");
 _Static_assert(sizeof(struct tdpw_event) == TDPW_EVENT_SIZE, "tdpw_event layout");
 #endif
 #ifdef __cplusplus
-static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 4), "counters layout");
+static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 8), "counters layout");
 static_assert(sizeof(struct tdpw_kernel_truth) == 80, "truth layout");
 #else
-_Static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 4), "counters layout");
+_Static_assert(sizeof(struct tdpw_vm_counters) == 8 * (2 * TDPW_EV_TYPE_MAX + 8), "counters layout");
 _Static_assert(sizeof(struct tdpw_kernel_truth) == 80, "truth layout");
 #endif
 

@@ -28,20 +28,118 @@
 #define TDPW_FROZEN_SPTE_V7 (TDPW_SHADOW_NONPRESENT_VALUE | 0x1a0ULL)
 
 /*
- * An SPTE change that moves nothing tdpwatch counts (handle_changed_spte():
- * no table linked or removed, no leaf mapped, unmapped or resized): both
- * present, the same physical address, both leaves or both tables.  What
- * differs is the accessed, dirty or writable bit: aging, dirty logging.
+ * What handle_changed_spte() (arch/x86/kvm/mmu/tdp_mmu.c, 6.1-7.2) does
+ * with one change, decided once for the probes and the accounting core.
+ */
+
+/* is_last_spte() of a present SPTE: every 4K entry is a leaf; above, only huge ones. */
+static inline int tdpw_spte_is_leaf(int level, unsigned long long spte)
+{
+	return (spte & TDPW_SPTE_PRESENT) && (level == 1 || (spte & TDPW_SPTE_HUGE) != 0);
+}
+
+static inline int tdpw_spte_pfn_changed(unsigned long long old_spte, unsigned long long new_spte)
+{
+	return (old_spte & TDPW_SPTE_ADDR_MASK) != (new_spte & TDPW_SPTE_ADDR_MASK);
+}
+
+/*
+ * A table was hanging here and is no longer: handle_changed_spte()'s
+ * "recursively handle child PTs if the change removed a subtree", i.e.
+ * handle_removed_pt() (a table replaced by another one is that too, after a
+ * WARN_ON_ONCE(pfn_changed)).
+ */
+static inline int tdpw_spte_removes_table(int level, unsigned long long old_spte,
+					  unsigned long long new_spte)
+{
+	int was_table = (old_spte & TDPW_SPTE_PRESENT) && !tdpw_spte_is_leaf(level, old_spte);
+
+	return was_table && (!(new_spte & TDPW_SPTE_PRESENT) || tdpw_spte_is_leaf(level, new_spte) ||
+			     tdpw_spte_pfn_changed(old_spte, new_spte));
+}
+
+/*
+ * A table now hangs here: tdp_mmu_link_sp() wrote make_nonleaf_spte() over a
+ * non-present SPTE, a huge leaf (tdp_mmu_split_huge_page()) or, after a
+ * removal, another table.
+ */
+static inline int tdpw_spte_links_table(int level, unsigned long long old_spte,
+					unsigned long long new_spte)
+{
+	int is_table = (new_spte & TDPW_SPTE_PRESENT) && !tdpw_spte_is_leaf(level, new_spte);
+
+	return is_table && (!(old_spte & TDPW_SPTE_PRESENT) || tdpw_spte_is_leaf(level, old_spte) ||
+			    tdpw_spte_pfn_changed(old_spte, new_spte));
+}
+
+/* A change of the page-table structure: the record must reach the model. */
+static inline int tdpw_spte_moves_structure(int level, unsigned long long old_spte,
+					    unsigned long long new_spte)
+{
+	return tdpw_spte_removes_table(level, old_spte, new_spte) ||
+	       tdpw_spte_links_table(level, old_spte, new_spte);
+}
+
+/*
+ * A change the kernel would not make: a present leaf remapped to another pfn
+ * without a zap (handle_changed_spte() BUG()s), or a level outside 1..5, or
+ * a leaf above 1G (no stat.pages[] for it).  Sent as a record for the core
+ * to note.
+ */
+static inline int tdpw_spte_anomalous(int level, unsigned long long old_spte,
+				      unsigned long long new_spte)
+{
+	int was_leaf = tdpw_spte_is_leaf(level, old_spte);
+	int is_leaf = tdpw_spte_is_leaf(level, new_spte);
+
+	if (level < 1 || level > 5)
+		return 1;
+	if (level > 3 && (was_leaf || is_leaf))
+		return 1;
+	return was_leaf && is_leaf && tdpw_spte_pfn_changed(old_spte, new_spte);
+}
+
+/*
+ * The leaf statistics one change moves, as kvm_update_page_stats() (levels
+ * 1..3 only: there is no stat.pages[] above 1G, and anomalous changes move
+ * nothing here).  handle_changed_spte() adds +-1 at `level` when leafness
+ * changes:
+ */
+static inline int tdpw_spte_leaf_change(int level, unsigned long long old_spte,
+					unsigned long long new_spte)
+{
+	int was_leaf = tdpw_spte_is_leaf(level, old_spte);
+	int is_leaf = tdpw_spte_is_leaf(level, new_spte);
+
+	if (level < 1 || level > 3 || was_leaf == is_leaf)
+		return 0;
+	return is_leaf ? 1 : -1;
+}
+
+/*
+ * ... and tdp_mmu_split_huge_page() adds SPTE_ENT_PER_PAGE (512) leaves one
+ * level down for the table it links over a huge leaf.
+ */
+static inline int tdpw_spte_splits_huge_page(int level, unsigned long long old_spte,
+					     unsigned long long new_spte)
+{
+	return level > 1 && level <= 3 && tdpw_spte_is_leaf(level, old_spte) &&
+	       tdpw_spte_links_table(level, old_spte, new_spte);
+}
+
+#define TDPW_SPTE_ENT_PER_PAGE 512
+
+/*
+ * An SPTE change that moves nothing tdpwatch counts: both present, the
+ * same physical address, both leaves or both tables.  What differs is the
+ * accessed, dirty or writable bit: aging, dirty logging.
  */
 static inline int tdpw_spte_attr_only(int level, unsigned long long old_spte,
 				      unsigned long long new_spte)
 {
-	int old_leaf = level == 1 || (old_spte & TDPW_SPTE_HUGE) != 0;
-	int new_leaf = level == 1 || (new_spte & TDPW_SPTE_HUGE) != 0;
-
 	return (old_spte & TDPW_SPTE_PRESENT) && (new_spte & TDPW_SPTE_PRESENT) &&
-	       old_leaf == new_leaf &&
-	       (old_spte & TDPW_SPTE_ADDR_MASK) == (new_spte & TDPW_SPTE_ADDR_MASK);
+	       tdpw_spte_is_leaf(level, old_spte) == tdpw_spte_is_leaf(level, new_spte) &&
+	       !tdpw_spte_pfn_changed(old_spte, new_spte);
 }
 
 #endif /* TDPWATCH_BPF_TDPW_SPTE_H */

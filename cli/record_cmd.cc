@@ -27,6 +27,10 @@ void add_record_command(CLI::App& app, RecordOptions& o) {
                   "ring buffer bytes (a power of 2, at least a page); default: the object's");
   cmd->add_option("--disable-variant", o.disable_variant, "never choose these variants")
       ->delimiter(',');
+  cmd->add_flag("--spte-stream", o.spte_stream,
+                "record every SPTE change, leaf-only ones too (the full stream, for bug "
+                "reports: one record per fault); default: leaf statistics as periodic "
+                "TDPW_EV_LEAF_STATS records, structure record by record");
 }
 
 int run_record(const RecordOptions& o) {
@@ -43,6 +47,7 @@ int run_record(const RecordOptions& o) {
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = o.ringbuf_bytes;
+  lo.emit_leaf_sptes = o.spte_stream;
   auto loaded = setup::load_probes(*probed, lo);
   if (!loaded) return report({kExitFailure, "record: " + loaded.error().message, ""});
   for (const std::string& f : loaded->fallbacks) std::fprintf(stderr, "fallback: %s\n", f.c_str());

@@ -28,6 +28,7 @@ struct RecordOptions {
   double duration_seconds = 0;  // 0: until SIGINT/SIGTERM
   std::uint32_t ringbuf_bytes = 0;
   std::vector<std::string> disable_variant;
+  bool spte_stream = false;  // leaf-only SPTE changes recorded one by one too
 };
 
 void add_record_command(CLI::App& app, RecordOptions& options);

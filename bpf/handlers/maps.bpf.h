@@ -14,6 +14,13 @@
 
 /* Send TDPW_EV_SPTE_CHANGED records (they are always counted in vm_counters). */
 const volatile bool emit_spte_events = true;
+/*
+ * Send every SPTE change, leaf-only ones too (--record-spte-stream: a full
+ * stream for bug reports).  Otherwise only changes that move structure (a
+ * table linked or removed) and anomalies cross the ring; leaf statistics are
+ * counted in vm_counters.leaf_pages either way.
+ */
+const volatile bool emit_leaf_sptes = false;
 /* Only VMs of this tgid (0: all). */
 const volatile __u32 target_tgid = 0;
 /*

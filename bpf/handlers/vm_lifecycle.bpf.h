@@ -15,11 +15,24 @@
 static __always_inline void tdpw_emit_vm_event(struct kvm *kvm, __u32 type, __u32 tgid)
 {
 	__u64 key = (__u64)kvm;
-	struct tdpw_vm_counters *c = tdpw_count(key, type);
-	struct tdpw_event *ev = tdpw_reserve(c, key, type, tgid);
+	__u64 now = bpf_ktime_get_ns();
+	struct tdpw_vm_counters *c;
+	struct tdpw_event *ev;
 
+	/*
+	 * A new VM starts a new entry (its struct kvm may sit where a VM
+	 * destroyed just before sat, whose entry the daemon has not deleted
+	 * yet), stamped with this VM_CREATE's time.
+	 */
+	if (type == TDPW_EV_VM_CREATE)
+		bpf_map_delete_elem(&vm_counters, &key);
+	c = tdpw_count(key, type);
+	if (c && type == TDPW_EV_VM_CREATE)
+		c->generation = now;
+	ev = tdpw_reserve(c, key, type, tgid);
 	if (!ev)
 		return;
+	ev->ts_ns = now;
 	ev->page.sp = 0;
 	ev->page.pfn = 0;
 	ev->page.gfn = 0;

@@ -48,7 +48,9 @@ void Model::apply(const Event& ev) {
   }
   if (last_vm_ == nullptr || last_vm_key_ != ev.vm) {
     if (destroyed_set_.count(ev.vm)) {
-      note_global(Inconsistency::kEventAfterDestroy);
+      // The last fold of a VM's counters may come after its teardown (the
+      // zaps of its leaves): nothing is left to count them against.
+      if (ev.type != TDPW_EV_LEAF_STATS) note_global(Inconsistency::kEventAfterDestroy);
       return;
     }
     VmState* vm = resolve(ev);
@@ -60,8 +62,10 @@ void Model::apply(const Event& ev) {
       }
     }
     if (vm == nullptr) {
-      ++unattributed_total_;
-      ++unattributed_[static_cast<std::uint32_t>(ev.vm)];
+      // A fold counts for the SPTE changes behind it.
+      const std::uint64_t n = ev.type == TDPW_EV_LEAF_STATS ? ev.leaf.spte_changes : 1;
+      unattributed_total_ += n;
+      unattributed_[static_cast<std::uint32_t>(ev.vm)] += n;
       return;
     }
     last_vm_ = vm;

@@ -36,6 +36,10 @@ constexpr bool is_large(std::uint64_t spte) {
 constexpr bool is_last(std::uint64_t spte, int level) {
   return level == kLevel4K || is_large(spte);
 }
+// is_last_spte() of a present SPTE (false for a non-present one).
+constexpr bool is_leaf(int level, std::uint64_t spte) {
+  return is_present(spte) && is_last(spte, level);
+}
 // spte_to_pfn()
 constexpr std::uint64_t to_pfn(std::uint64_t spte) {
   return (spte & kBaseAddrMask) >> 12;

@@ -30,10 +30,19 @@ VmState::VmState(std::uint64_t key, std::uint32_t tgid, bool implicit, const Mod
 
 void VmState::apply(const Event& ev, std::uint64_t event_index) {
   event_index_ = event_index;
-  ++counts_.events_total;
+  // Events the probes saw: a fold stands for the SPTE changes it counts, a
+  // record whose leaves were counted is one of them.
+  if (ev.type == TDPW_EV_LEAF_STATS) {
+    counts_.events_total += ev.leaf.spte_changes;
+  } else if (!(ev.type == TDPW_EV_SPTE_CHANGED && (ev.flags & TDPW_F_LEAVES_COUNTED))) {
+    ++counts_.events_total;
+  }
   switch (ev.type) {
     case TDPW_EV_SPTE_CHANGED:
       on_spte_changed(ev);
+      break;
+    case TDPW_EV_LEAF_STATS:
+      on_leaf_stats(ev);
       break;
     case TDPW_EV_LINK_SP:
       on_link_sp(ev);
@@ -75,7 +84,11 @@ bool VmState::adopt_create(std::uint32_t tgid) {
 // ---- handle_changed_spte() (tdp_mmu.c; same in 6.1-6.18) -----------------
 
 void VmState::on_spte_changed(const Event& ev) {
-  ++counts_.spte_changed_total;
+  // A record whose leaf statistics the probes counted is one of the changes
+  // a TDPW_EV_LEAF_STATS fold counts (ABI 2); an ABI 1 record, or one the
+  // probes could not count, moves them here.
+  const bool leaves_counted = (ev.flags & TDPW_F_LEAVES_COUNTED) != 0;
+  if (!leaves_counted) ++counts_.spte_changed_total;
   const int level = ev.level;
   const int as_id = ev.as_id;
   const std::uint64_t gfn = ev.spte.gfn;
@@ -87,12 +100,11 @@ void VmState::on_spte_changed(const Event& ev) {
   }
   const bool was_present = spte::is_present(old_spte);
   const bool is_present = spte::is_present(new_spte);
-  const bool was_leaf = was_present && spte::is_last(old_spte, level);
-  const bool is_leaf = is_present && spte::is_last(new_spte, level);
-  const bool pfn_changed = spte::to_pfn(old_spte) != spte::to_pfn(new_spte);
+  const bool was_leaf = spte::is_leaf(level, old_spte);
+  const bool is_leaf = spte::is_leaf(level, new_spte);
 
   // The kernel BUG()s here: a present leaf must be zapped before remapping.
-  if (was_leaf && is_leaf && pfn_changed) {
+  if (was_leaf && is_leaf && spte::to_pfn(old_spte) != spte::to_pfn(new_spte)) {
     note(Inconsistency::kLeafPfnChanged, gfn, spte::to_pfn(new_spte), level);
     return;
   }
@@ -110,28 +122,36 @@ void VmState::on_spte_changed(const Event& ev) {
       store_.find_any_live(as_id, level, gfn) == kNoSlot)
     note(Inconsistency::kUnknownParent, gfn, 0, level);
 
-  // kvm_update_page_stats()
-  if (is_leaf != was_leaf) {
-    if (level > spte::kLevel1G)
+  // kvm_update_page_stats(), unless the probes counted it (bpf/tdpw_spte.h:
+  // one rule for both).
+  if (!leaves_counted) {
+    if (level > spte::kLevel1G && (was_leaf || is_leaf)) {
       note(Inconsistency::kBadLevel, gfn, 0, level);
-    else
-      counts_.leaf_pages[level - 1] += is_leaf ? 1 : -1;
+    } else {
+      counts_.leaf_pages[level - 1] += tdpw_spte_leaf_change(level, old_spte, new_spte);
+      if (tdpw_spte_splits_huge_page(level, old_spte, new_spte))
+        counts_.leaf_pages[level - 2] += TDPW_SPTE_ENT_PER_PAGE;
+    }
+  } else if (level > spte::kLevel1G && (was_leaf || is_leaf)) {
+    note(Inconsistency::kBadLevel, gfn, 0, level);
   }
 
   // "Recursively handle child PTs if the change removed a subtree."
-  if (was_present && !was_leaf && (is_leaf || !is_present || pfn_changed)) {
+  if (tdpw_spte_removes_table(level, old_spte, new_spte)) {
     if (is_present && !is_leaf) note(Inconsistency::kNonleafPfnChanged, gfn, 0, level);
     if (options_.structure_from_spte)
       removed_pt_from_spte(as_id, gfn, level - 1, spte::to_pfn(old_spte));
   }
 
   // A child table now hangs here: tdp_mmu_link_sp() wrote make_nonleaf_spte().
-  if (is_present && !is_leaf && (!was_present || was_leaf || pfn_changed)) {
-    if (options_.structure_from_spte) link_from_spte(as_id, gfn, level - 1, spte::to_pfn(new_spte));
-    // tdp_mmu_split_huge_page(): the child arrives with 512 leaves, which
-    // the kernel adds with kvm_update_page_stats(kvm, level - 1, 512).
-    if (was_leaf) counts_.leaf_pages[level - 2] += spte::kEntriesPerPage;
-  }
+  if (tdpw_spte_links_table(level, old_spte, new_spte) && options_.structure_from_spte)
+    link_from_spte(as_id, gfn, level - 1, spte::to_pfn(new_spte));
+}
+
+// TDPW_EV_LEAF_STATS: the probes' kvm_update_page_stats() since the last fold.
+void VmState::on_leaf_stats(const Event& ev) {
+  counts_.spte_changed_total += ev.leaf.spte_changes;
+  for (int i = 0; i < kNrLeafLevels; ++i) counts_.leaf_pages[i] += ev.leaf.pages[i];
 }
 
 void VmState::link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn) {

@@ -63,6 +63,8 @@ class VmState {
 
   // TDPW_EV_SPTE_CHANGED: handle_changed_spte().
   void on_spte_changed(const Event& ev);
+  // TDPW_EV_LEAF_STATS: the probes' leaf statistics since the last fold.
+  void on_leaf_stats(const Event& ev);
   // A child table appeared under a present non-leaf SPTE (tdp_mmu_link_sp).
   void link_from_spte(int as_id, std::uint64_t gfn, int level, std::uint64_t pfn);
   // handle_removed_pt() for the table at (as_id, level, gfn, pfn).

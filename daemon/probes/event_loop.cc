@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/core/leak.h"
+#include "daemon/probes/leaf_fold.h"
 #include "daemon/probes/ring_fill.h"
 #include "daemon/truth/kvm_debugfs.h"
 #include "daemon/truth/paths.h"
@@ -81,8 +82,13 @@ struct EventLoop::State {
   std::map<int, std::string> debugfs_dirs;  // tgid -> last VM directory seen (for logs)
   bool stats_error_logged = false;
   bool foreign_sptes_attributed = false;  // the plan's VM-context hooks are all served
+  LeafFold leaf_fold;
+  std::uint64_t last_fold_ns = 0;
 
   void apply(const Event& ev);
+  void read_counters();
+  void fold_leaves();
+  void forget_vm(std::uint64_t key);
   void on_uevent(const KvmUevent& ev);
   void log_teardowns();
   void drain_ring();
@@ -145,8 +151,36 @@ void EventLoop::State::log_teardowns() {
     }
     if (dir != debugfs_dirs.end()) debugfs_dirs.erase(dir);
     if (config.on_teardown) config.on_teardown(leak);
-    probes->forget_vm(leak.vm);
+    // Unless a new VM already has this key (a struct kvm at the same
+    // address): its VM_CREATE made the entry the map holds now.
+    if (!model->snapshot(leak.vm)) forget_vm(leak.vm);
   }
+}
+
+void EventLoop::State::forget_vm(std::uint64_t key) {
+  probes->forget_vm(key);
+  leaf_fold.forget(key);
+}
+
+void EventLoop::State::read_counters() {
+  if (auto c = probes->vm_counters()) {
+    counters = std::move(*c);
+    std::uint64_t lost = 0;
+    for (const auto& [key, c2] : counters) {
+      for (std::uint64_t d : c2.dropped) lost += d;
+    }
+    stats.events_lost = lost;
+  }
+}
+
+// The leaf statistics the probes counted since the last fold, into the
+// model (and the recording) as TDPW_EV_LEAF_STATS.  The counters were just
+// read: drain first, so that each VM's VM_CREATE (submitted before any
+// change counted for it) is applied before its first fold.
+void EventLoop::State::fold_leaves() {
+  drain_ring();
+  last_fold_ns = now_ns();
+  for (const Event& ev : leaf_fold.fold(counters, truth, last_fold_ns)) apply(ev);
 }
 
 void EventLoop::State::drain_ring() {
@@ -175,6 +209,7 @@ Result<EventLoop> EventLoop::create(LoadedProbes& probes, const AttachPlan& plan
   State* st = s.get();
   auto ring = RingBuffer::create(probes.events_fd(), [st](const Event& ev) {
     ++st->stats.events;
+    if (ev.type == TDPW_EV_VM_CREATE) st->leaf_fold.on_vm_create(ev.vm, ev.ts_ns);
     st->apply(ev);
   });
   if (!ring) return ring.error();
@@ -223,15 +258,9 @@ Status EventLoop::set_interval(std::chrono::milliseconds interval) {
 }
 
 void EventLoop::refresh_maps() {
-  if (auto c = s_->probes->vm_counters()) {
-    s_->counters = std::move(*c);
-    std::uint64_t lost = 0;
-    for (const auto& [key, c2] : s_->counters) {
-      for (std::uint64_t d : c2.dropped) lost += d;
-    }
-    s_->stats.events_lost = lost;
-  }
   if (auto t = s_->probes->kernel_truth()) s_->truth = std::move(*t);
+  s_->read_counters();
+  s_->fold_leaves();
   refresh_probe_stats();
 }
 
@@ -291,7 +320,7 @@ void EventLoop::count_unattributed() {
     }
     // Its lossless counters stand for no VM; a tgid that is gone or a kernel
     // thread never becomes one (a process may still create a VM: keep those).
-    if (!kind || kind->kernel_thread) s.probes->forget_vm(tgid);
+    if (!kind || kind->kernel_thread) s.forget_vm(tgid);
   }
   s.stats.unattributed_events = s.model->unattributed_events();
 }
@@ -328,7 +357,8 @@ Result<int> EventLoop::run(int stop_fd,
                             *deadline - std::chrono::steady_clock::now())
                             .count();
       if (left <= 0) {
-        s.drain_ring();
+        s.read_counters();
+        s.fold_leaves();
         s.log_teardowns();
         return 0;
       }
@@ -366,6 +396,13 @@ Result<int> EventLoop::run(int stop_fd,
       }
     }
     s.log_teardowns();
+    // Leaf figures as fresh as the records: folded every second, and at
+    // each tick with the rest of the maps.
+    constexpr std::uint64_t kFoldNs = 1'000'000'000;
+    if (!tick && now_ns() - s.last_fold_ns >= kFoldNs) {
+      s.read_counters();
+      s.fold_leaves();
+    }
     if (tick) {
       refresh_maps();
       count_unattributed();

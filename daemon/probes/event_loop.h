@@ -4,6 +4,8 @@
 // core::Model in ring order (and appended to a recording when one is open);
 // uevents are drained before the ring buffer so that a synthesized VM_CREATE
 // precedes the VM's first page event; teardowns are logged as they complete.
+// Leaf statistics, counted in the probes, are folded into the model as
+// TDPW_EV_LEAF_STATS every second and at each tick (leaf_fold.h).
 //
 // Ownership: borrows the probes, model and writer (they outlive the loop);
 // owns its uevent socket, timerfd and epoll fd.  Thread safety: none.
@@ -89,7 +91,7 @@ class EventLoop {
   // of ringbuf_drops or probe_errors.
   const std::map<std::uint64_t, tdpw_vm_counters>& counters() const;
   const std::map<std::uint64_t, tdpw_kernel_truth>& truth() const;
-  // Reads the maps now (also done every tick).
+  // Reads the maps now and folds the leaf statistics (also done every tick).
   void refresh_maps();
   // A new --interval (SIGHUP), from now on.
   Status set_interval(std::chrono::milliseconds interval);

@@ -113,6 +113,7 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
 
   // Knobs (bpf/handlers/maps.bpf.h).
   const std::uint8_t spte = options.emit_spte_events ? 1 : 0;
+  const std::uint8_t leaf_sptes = options.emit_leaf_sptes ? 1 : 0;
   const std::uint8_t links_from_spte = plan.served(Hook::kLinkSp) ? 0 : 1;
   const std::uint8_t resolve_vm_by_tgid = plan.served(Hook::kVmCreate) ? 1 : 0;
   const std::uint64_t page_offset = page_offset_base_address(options.kallsyms);
@@ -128,6 +129,7 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
     const void* value;
     std::size_t size;
   } knobs[] = {{"emit_spte_events", &spte, 1},
+               {"emit_leaf_sptes", &leaf_sptes, 1},
                {"links_from_spte", &links_from_spte, 1},
                {"resolve_vm_by_tgid", &resolve_vm_by_tgid, 1},
                {"page_offset_base_addr", &page_offset, 8},
@@ -138,9 +140,9 @@ Result<LoadedProbes> LoadedProbes::load(const AttachPlan& plan, const LoaderOpti
     }
   }
   spdlog::debug(
-      "knobs: emit_spte_events={} links_from_spte={} resolve_vm_by_tgid={} "
+      "knobs: emit_spte_events={} emit_leaf_sptes={} links_from_spte={} resolve_vm_by_tgid={} "
       "page_offset_base_addr={:#x} wakeup_bytes={}",
-      spte, links_from_spte, resolve_vm_by_tgid, page_offset, wakeup_bytes);
+      spte, leaf_sptes, links_from_spte, resolve_vm_by_tgid, page_offset, wakeup_bytes);
   if (auto st = set_rodata(obj, "target_tgid", &options.target_tgid, sizeof options.target_tgid);
       !st && options.target_tgid != 0) {
     return st.error();
@@ -247,6 +249,8 @@ Result<std::map<std::uint64_t, tdpw_vm_counters>> LoadedProbes::vm_counters() co
       for (int m = 0; m < TDPW_NR_MMU_TYPES; ++m) {
         sum.possible_nx_huge_pages[m] += c.possible_nx_huge_pages[m];
       }
+      for (int l = 0; l < 3; ++l) sum.leaf_pages[l] += c.leaf_pages[l];
+      sum.generation += c.generation;  // one CPU's copy has it
     }
     out[key] = sum;
   }

@@ -31,6 +31,9 @@ struct LoaderOptions {
   std::uint32_t ringbuf_bytes = 0;  // 0: the object's default; else a power of 2 >= page size
   std::uint32_t target_tgid = 0;    // 0: every process
   bool emit_spte_events = true;     // SPTE events into the ring (counters are kept anyway)
+  // Leaf-only SPTE changes into the ring too (the full stream, for
+  // recordings in bug reports); otherwise only structure crosses the ring.
+  bool emit_leaf_sptes = false;
   std::string kallsyms = "/proc/kallsyms";  // for the page_offset_base_addr knob
   bool attach = true;  // false: load (verify) only, as the fallback chain does (load_fallback.h)
 };

@@ -11,16 +11,13 @@ const char* kLeaf[] = {"4k", "2m", "1g"};
 }  // namespace
 
 std::uint64_t events_seen(const tdpw_vm_counters& c) {
-  std::uint64_t n = 0;
-  for (int t = TDPW_EV_NONE + 1; t < TDPW_EV_TYPE_MAX; ++t) n += c.events[t];
+  const std::uint64_t n = probe_events_total(c);
   // Aging and dirty-logging SPTE changes move no figure (tdpw_events.h).
   return n - std::min<std::uint64_t>(n, c.events[TDPW_COUNT_SPTE_ATTR_ONLY]);
 }
 
 std::uint64_t events_dropped(const tdpw_vm_counters& c) {
-  std::uint64_t n = 0;
-  for (std::uint64_t v : c.dropped) n += v;
-  return n;
+  return probe_events_dropped(c);
 }
 
 std::vector<Figure> compare(const core::VmCounts& m, const KernelView& k,

@@ -30,6 +30,8 @@ inline constexpr std::uint16_t kFormatVersion = 1;
 inline constexpr std::uint16_t kHeaderSize = 64;
 inline constexpr std::uint16_t kRecordSize = TDPW_EVENT_SIZE;
 inline constexpr std::size_t kKernelReleaseSize = 24;
+// The oldest event ABI a reader accepts (1: no TDPW_EV_LEAF_STATS).
+inline constexpr std::uint32_t kOldestAbiVersion = 1;
 
 // FileHeader.flags: the model options the stream was recorded under
 // (core::ModelOptions), so a replay interprets it as the live daemon did.
@@ -79,6 +81,7 @@ struct RecordingInfo {
   bool root_release_events = true;   // core::ModelOptions::root_release_events
   std::uint64_t created_unix_ns = 0;
   std::string kernel_release;  // at most kKernelReleaseSize bytes are stored
+  std::uint32_t abi_version = TDPW_ABI_VERSION;  // of the records
 
   bool operator==(const RecordingInfo&) const = default;
 };

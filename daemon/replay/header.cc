@@ -31,7 +31,7 @@ FileHeader encode_header(const RecordingInfo& info) {
   h.header_size = kHeaderSize;
   h.record_size = kRecordSize;
   h.kernel_era = static_cast<std::uint16_t>(info.kernel_era);
-  h.abi_version = TDPW_ABI_VERSION;
+  h.abi_version = info.abi_version;
   h.flags = (info.structure_from_spte ? kFlagStructureFromSpte : 0u) |
             (info.nx_untrack_events ? kFlagNxUntrackEvents : 0u) |
             (info.root_release_events ? 0u : kFlagNoRootRelease);
@@ -79,10 +79,12 @@ Result<RecordingInfo> decode_header(std::span<const std::byte> bytes, std::strin
 
   // Then meaning: checked after the CRC, so these are writer bugs or files
   // from another build, not bit rot.
-  if (h.abi_version != TDPW_ABI_VERSION) {
+  // ABI 1's events read the same in ABI 2 (which added leaf statistics).
+  if (h.abi_version < kOldestAbiVersion || h.abi_version > TDPW_ABI_VERSION) {
     return field_error(name, "abi_version", offsetof(FileHeader, abi_version),
                        "event ABI " + std::to_string(h.abi_version) +
                            " is not supported (this reader knows " +
+                           std::to_string(kOldestAbiVersion) + ".." +
                            std::to_string(TDPW_ABI_VERSION) + ")");
   }
   if (h.kernel_era >= TDPW_ERA_MAX) {
@@ -110,6 +112,7 @@ Result<RecordingInfo> decode_header(std::span<const std::byte> bytes, std::strin
   info.nx_untrack_events = (h.flags & kFlagNxUntrackEvents) != 0;
   info.root_release_events = (h.flags & kFlagNoRootRelease) == 0;
   info.created_unix_ns = h.created_unix_ns;
+  info.abi_version = h.abi_version;
   info.kernel_release.assign(h.kernel_release, release_len);
   return info;
 }

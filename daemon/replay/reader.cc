@@ -71,7 +71,7 @@ Reader::Next Reader::next(Event& out) {
   if (const std::uint32_t computed = record_crc(ev); computed != ev.crc) {
     return fail("CRC mismatch (stored " + hex32(ev.crc) + ", computed " + hex32(computed) + ")");
   }
-  if (std::string problem = record_problem(ev); !problem.empty()) return fail(problem);
+  if (std::string problem = record_problem(ev, info_.abi_version); !problem.empty()) return fail(problem);
 
   ev.crc = 0;
   out = ev;

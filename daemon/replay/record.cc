@@ -18,12 +18,17 @@ std::uint32_t record_crc(const Event& ev) {
   return crc32c(&copy, sizeof(copy));
 }
 
-std::string record_problem(const Event& ev) {
-  if (ev.type == TDPW_EV_NONE || ev.type >= TDPW_EV_TYPE_MAX) {
+std::string record_problem(const Event& ev, std::uint32_t abi_version) {
+  const unsigned type_max = abi_version == 1 ? TDPW_EV_TYPE_MAX_V1 : TDPW_EV_TYPE_MAX;
+  const unsigned flags_all = abi_version == 1 ? TDPW_F_ALL_V1 : TDPW_F_ALL;
+  if (ev.type == TDPW_EV_NONE || ev.type >= type_max) {
     return "unknown event type " + std::to_string(ev.type);
   }
-  if ((ev.flags & ~TDPW_F_ALL) != 0) {
-    return "unknown flag bits " + hex32(ev.flags & ~TDPW_F_ALL & 0xFFu);
+  if ((ev.flags & ~flags_all) != 0) {
+    return "unknown flag bits " + hex32(ev.flags & ~flags_all & 0xFFu);
+  }
+  if (ev.type == TDPW_EV_LEAF_STATS && (ev.flags != 0 || ev.level != 0 || ev.as_id != 0)) {
+    return "leaf statistics with flags, level or as_id";
   }
   if (ev.level > kMaxLevel) {
     return "level " + std::to_string(ev.level) + " out of range (0.." + std::to_string(kMaxLevel) +

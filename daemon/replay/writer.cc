@@ -63,7 +63,7 @@ Writer& Writer::operator=(Writer&& other) noexcept {
 Status Writer::append(const Event& ev) {
   if (failed_) return *failed_;
   if (!fd_.valid()) return Error{path_ + ": append after close"};
-  if (std::string problem = record_problem(ev); !problem.empty()) {
+  if (std::string problem = record_problem(ev, info_.abi_version); !problem.empty()) {
     return Error{path_ + ": event " + std::to_string(records_) + " not recorded: " + problem};
   }
   if (buffer_.size() + sizeof(Event) > kBufferSize) {

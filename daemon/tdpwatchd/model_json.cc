@@ -9,12 +9,8 @@ using json::boolean;
 using json::quote;
 
 std::string counters_json(const tdpw_vm_counters& c) {
-  std::uint64_t events = 0, dropped = 0;
-  for (int t = TDPW_EV_NONE + 1; t < TDPW_EV_TYPE_MAX; ++t) {
-    events += c.events[t];
-    dropped += c.dropped[t];
-  }
-  return "{\"events\": " + std::to_string(events) + ", \"dropped\": " + std::to_string(dropped) +
+  return "{\"events\": " + std::to_string(probe_events_total(c)) +
+         ", \"dropped\": " + std::to_string(probe_events_dropped(c)) +
          ", \"shadow_pages\": " + std::to_string(c.shadow_pages) +
          ", \"tdp_pages\": " + std::to_string(c.tdp_pages) + "}";
 }

@@ -115,6 +115,11 @@ void add_options(CLI::App& app, Options& options) {
                "Fail unless every hook has a variant (default: degrade and report)");
   app.add_option("--record", options.record,
                  "Record every probe event to FILE (tdpwatch replay format)");
+  app.add_flag("--record-spte-stream", options.record_spte_stream,
+               "Send every SPTE change through the ring buffer, leaf-only ones too, so that "
+               "--record captures the full stream (for bug reports; costs one ring record per "
+               "fault). Default: leaf statistics are counted in the probes and only changes of "
+               "structure cross the ring");
   app.add_option("--ringbuf-size", options.ringbuf_bytes,
                  "Ring buffer size in bytes (power of 2, at least a page; default: the "
                  "BPF object's)");

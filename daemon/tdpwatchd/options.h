@@ -31,6 +31,7 @@ struct Options {
   std::vector<std::string> disable_variant;  // "fentry,kprobe" items, repeatable
   bool strict = false;
   std::string record;  // --record FILE: recording of every event (replay format)
+  bool record_spte_stream = false;  // --record-spte-stream: leaf-only SPTE changes too
   std::uint32_t ringbuf_bytes = 0;
   std::string status_file;  // --status-file: the --once JSON, rewritten every interval
 

@@ -197,6 +197,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
   }
   probes::LoaderOptions lo;
   lo.ringbuf_bytes = options.ringbuf_bytes;
+  lo.emit_leaf_sptes = options.record_spte_stream;
   auto chain = setup::load_probes(*probed, lo);
   if (!chain) {
     log_plan(probed->plan);

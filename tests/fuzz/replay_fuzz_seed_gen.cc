@@ -31,7 +31,14 @@ Event make_event(unsigned type, unsigned i) {
   ev.tgid = 4242;
   ev.ts_ns = 1000 + i;
   ev.vm = 0xffff888000000000ull;
-  if (type == TDPW_EV_SPTE_CHANGED) {
+  if (type == TDPW_EV_LEAF_STATS) {
+    ev.level = 0;
+    ev.as_id = 0;
+    ev.flags = 0;
+    ev.leaf.pages[0] = static_cast<__s64>(i) - 3;
+    ev.leaf.pages[1] = 1;
+    ev.leaf.spte_changes = i + 1;
+  } else if (type == TDPW_EV_SPTE_CHANGED) {
     ev.spte.gfn = 0x100 + i;
     ev.spte.old_spte = 0;
     ev.spte.new_spte = (1ull << 11) | ((0x2000ull + i) << 12) | 7;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "daemon/core/model.h"
+#include "tests/support/probe_aggregator.h"
 #include "tests/support/realistic_stream.h"
 #include "tests/support/sim_kernel.h"
 #include "tests/support/sim_random.h"
@@ -36,7 +37,10 @@ int steps() {
 // A model fed event by event, and what it must agree with.
 class Checker {
  public:
-  explicit Checker(const core::ModelOptions& options) : model_(options) {}
+  // `leaves_folded`: leaf statistics come as TDPW_EV_LEAF_STATS folds,
+  // which may lag a VM_DESTROY (its VM is gone; nothing counts them).
+  explicit Checker(const core::ModelOptions& options, bool leaves_folded = false)
+      : model_(options), leaves_folded_(leaves_folded) {}
 
   const core::Model& model() const { return model_; }
 
@@ -45,7 +49,11 @@ class Checker {
       // The kernel has torn the VM's MMU down: every gauge is zero now, and
       // nothing the teardown reported may have looked wrong.
       if (ev.type == TDPW_EV_VM_DESTROY) {
-        if (const std::string diff = compare(ev.vm, core::VmCounts{}); !diff.empty()) {
+        core::VmCounts zero;
+        if (const auto snap = model_.snapshot(ev.vm); snap && leaves_folded_) {
+          zero.leaf_pages = snap->counts.leaf_pages;
+        }
+        if (const std::string diff = compare(ev.vm, zero); !diff.empty()) {
           problems_ += "at VM_DESTROY, " + diff;
         }
       }
@@ -108,6 +116,7 @@ class Checker {
 
  private:
   core::Model model_;
+  bool leaves_folded_ = false;
   std::deque<std::string> recent_;
   std::size_t teardowns_seen_ = 0;
   std::string problems_;
@@ -119,6 +128,7 @@ struct Param {
   Era era;
   bool iterator_root_refs = false;
   bool nx_untrack_every_call = false;
+  bool aggregated = false;  // through the probes' leaf aggregation (ABI 2)
 };
 
 std::string param_name(const testing::TestParamInfo<Param>& info) {
@@ -128,7 +138,7 @@ std::string param_name(const testing::TestParamInfo<Param>& info) {
   return std::string(p.explicit_events ? "Explicit" : "Spte") +
          (p.nx_untrack_events ? "_NxUntrack" : "_NoNxUntrack") + "_" + era +
          (p.iterator_root_refs ? "_IterRefs" : "") +
-         (p.nx_untrack_every_call ? "_EveryUntrack" : "");
+         (p.nx_untrack_every_call ? "_EveryUntrack" : "") + (p.aggregated ? "_Aggregated" : "");
 }
 
 class ModelProperty : public testing::TestWithParam<Param> {
@@ -147,10 +157,11 @@ class ModelProperty : public testing::TestWithParam<Param> {
   bool run(std::uint64_t seed, int nr_steps) {
     std::vector<Event> events;
     SimKernel kernel(options(), &events);
-    Checker checker(model_options(options()));
+    Checker checker(model_options(options()), GetParam().aggregated);
     RandomDriver driver(kernel, seed);
+    ProbeAggregator aggregator(seed ^ 0xa66);
     auto step = [&](int n, const std::string& op) {
-      checker.feed(events);
+      checker.feed(GetParam().aggregated ? aggregator.pass(events) : events);
       events.clear();
       const std::string diff = checker.check(&kernel);
       if (diff.empty()) return true;
@@ -167,6 +178,8 @@ class ModelProperty : public testing::TestWithParam<Param> {
     for (const std::string& op : driver.destroy_all()) {
       if (!step(nr_steps, op)) return false;
     }
+    // The aggregation has something to aggregate: the run is not vacuous.
+    if (GetParam().aggregated) EXPECT_GT(aggregator.leaf_only_changes(), 0u);
     return true;
   }
 };
@@ -202,6 +215,17 @@ INSTANTIATE_TEST_SUITE_P(IteratorRootRefs, ModelProperty,
 INSTANTIATE_TEST_SUITE_P(EveryUntrackCall, ModelProperty,
                          testing::Values(Param{true, true, Era::k6_12, false, true},
                                          Param{true, true, Era::k6_18, false, true}),
+                         param_name);
+
+// Leaf statistics counted in the probes and folded (bpf/tdpw_spte.h,
+// daemon/probes/leaf_fold.h), every era and both structure sources.
+INSTANTIATE_TEST_SUITE_P(Aggregated, ModelProperty,
+                         testing::Values(Param{true, true, Era::k6_1, false, false, true},
+                                         Param{false, false, Era::k6_1, false, false, true},
+                                         Param{true, true, Era::k6_12, false, false, true},
+                                         Param{false, false, Era::k6_12, false, false, true},
+                                         Param{true, true, Era::k6_18, true, false, true},
+                                         Param{false, false, Era::k6_18, false, false, true}),
                          param_name);
 
 // --- the benchmark's stream -----------------------------------------------------

@@ -102,6 +102,16 @@ Event spte_changed(std::uint64_t vm, int as_id, std::uint64_t gfn, int level,
   return ev;
 }
 
+Event leaf_stats(std::uint64_t vm, std::int64_t pages_4k, std::int64_t pages_2m,
+                 std::int64_t pages_1g, std::uint64_t spte_changes) {
+  Event ev = blank(TDPW_EV_LEAF_STATS, vm);
+  ev.leaf.pages[0] = pages_4k;
+  ev.leaf.pages[1] = pages_2m;
+  ev.leaf.pages[2] = pages_1g;
+  ev.leaf.spte_changes = spte_changes;
+  return ev;
+}
+
 Event shadow_get(std::uint64_t vm, const PageRef& sp, bool created) {
   Event ev = page_event(TDPW_EV_SHADOW_GET, vm, sp);
   ev.mmu_type = TDPW_MMU_SHADOW;

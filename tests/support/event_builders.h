@@ -29,6 +29,9 @@ Event nx_track(std::uint64_t vm, const PageRef& sp, int mmu_type);
 Event nx_untrack(std::uint64_t vm, const PageRef& sp, int mmu_type);
 Event spte_changed(std::uint64_t vm, int as_id, std::uint64_t gfn, int level,
                    std::uint64_t old_spte, std::uint64_t new_spte);
+// The daemon's fold of the probes' leaf statistics (TDPW_EV_LEAF_STATS).
+Event leaf_stats(std::uint64_t vm, std::int64_t pages_4k, std::int64_t pages_2m,
+                 std::int64_t pages_1g, std::uint64_t spte_changes);
 Event shadow_get(std::uint64_t vm, const PageRef& sp, bool created);
 Event shadow_zap(std::uint64_t vm, const PageRef& sp, int root_count = 0);
 

@@ -2,6 +2,7 @@
 // comparison and event descriptions.
 #include <cinttypes>
 #include <cstdio>
+#include <iterator>
 
 #include "tests/support/sim_kernel.h"
 
@@ -71,7 +72,8 @@ std::string describe(const Event& ev) {
   static constexpr const char* kNames[] = {
       "NONE",       "VM_CREATE", "VM_DESTROY", "ROOT_ALLOC", "ROOT_INVALIDATE",
       "ROOT_PUT",   "ROOT_FREE", "LINK_SP",    "UNLINK_SP",  "NX_TRACK",
-      "NX_UNTRACK", "SPTE",      "SHADOW_GET", "SHADOW_ZAP"};
+      "NX_UNTRACK", "SPTE",      "SHADOW_GET", "SHADOW_ZAP", "LEAF_STATS"};
+  static_assert(std::size(kNames) == TDPW_EV_TYPE_MAX);
   const char* type = ev.type < TDPW_EV_TYPE_MAX ? kNames[ev.type] : "?";
   char buf[256];
   if (ev.type == TDPW_EV_SPTE_CHANGED) {

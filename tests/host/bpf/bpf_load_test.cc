@@ -109,6 +109,8 @@ tdpw_vm_counters counters_of(const tdpwatch_bpf& skel, std::uint64_t key, bool* 
     sum.shadow_pages += c.shadow_pages;
     for (int m = 0; m < TDPW_NR_MMU_TYPES; ++m)
       sum.possible_nx_huge_pages[m] += c.possible_nx_huge_pages[m];
+    for (int l = 0; l < 3; ++l) sum.leaf_pages[l] += c.leaf_pages[l];
+    sum.generation += c.generation;
   }
   return sum;
 }
@@ -297,8 +299,9 @@ TEST(BpfHost, SpteChangesGoToTheVmContextOfTheirThread) {
   Ring rb(ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &drained, nullptr));
   ASSERT_TRUE(rb);
   const int prog = bpf_program__fd(skel->progs.spte_changed__raw_tp);
-  // (as_id, gfn, level, old_spte, new_spte): a present 4K leaf zapped.
-  std::uint64_t args[5] = {0, 0x1234, 1, 0x800000012345007ull, 0};
+  // (as_id, gfn, level, old_spte, new_spte): a level-2 table removed (a
+  // change of structure: a record is sent).
+  std::uint64_t args[5] = {0, 0x1234, 2, 0x12345807ull, 0};
   auto run_once = [&]() -> std::uint64_t {
     drained.events.clear();
     LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof args);
@@ -322,6 +325,58 @@ TEST(BpfHost, SpteChangesGoToTheVmContextOfTheirThread) {
 
   skel->bss->threads_in_vm_context = 0;  // every context left: not even looked up
   EXPECT_EQ(run_once(), tgid);
+}
+
+// The SPTE handler on this kernel's verifier and BPF_PROG_TEST_RUN
+// (bpf/handlers/spte_changed.bpf.h, rules in bpf/tdpw_spte.h): leaf-only
+// changes are counted in vm_counters.leaf_pages and send nothing; a change
+// of structure sends one record, flagged TDPW_F_LEAVES_COUNTED, and its
+// leaves (a split's 512) are counted too; with emit_leaf_sptes every change
+// is sent.
+TEST(BpfHost, LeafChangesAreCountedAndOnlyStructureCrossesTheRing) {
+  ASSERT_EQ(geteuid(), 0u) << "BPF host tests need root";
+  for (const bool full_stream : {false, true}) {
+    SCOPED_TRACE(full_stream ? "emit_leaf_sptes" : "default");
+    Skel skel = open_with({"spte_changed__raw_tp"});
+    ASSERT_TRUE(skel);
+    skel->rodata->emit_leaf_sptes = full_stream;
+    ASSERT_EQ(tdpwatch_bpf__load(skel.get()), 0) << std::strerror(errno);
+    Drained drained;
+    Ring rb(ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &drained, nullptr));
+    ASSERT_TRUE(rb);
+    const int prog = bpf_program__fd(skel->progs.spte_changed__raw_tp);
+    auto run = [&](int level, std::uint64_t old_spte, std::uint64_t new_spte) {
+      std::uint64_t args[5] = {0, 0x200, static_cast<std::uint64_t>(level), old_spte, new_spte};
+      LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof args);
+      EXPECT_EQ(bpf_prog_test_run_opts(prog, &opts), 0) << std::strerror(errno);
+    };
+    const std::uint64_t np = 1ull << 63;  // SHADOW_NONPRESENT_VALUE
+    const std::uint64_t present = 1ull << 11, huge = 1ull << 7;
+    for (std::uint64_t i = 0; i < 10; ++i) run(1, np, present | ((0x1000 + i) << 12) | 7);
+    run(1, present | (0x1000ull << 12) | 7, np);                  // one 4K zapped
+    run(1, present | (0x1001ull << 12) | 0x107, present | (0x1001ull << 12) | 7);  // aging
+    run(2, np, present | huge | (0x2000ull << 12) | 7);          // a 2M leaf
+    run(2, present | huge | (0x2000ull << 12) | 7, present | (0x3000ull << 12) | 7);  // split
+    ASSERT_GE(ring_buffer__consume(rb.get()), 0);
+
+    const auto key = static_cast<std::uint64_t>(::getpid());
+    bool found = false;
+    const tdpw_vm_counters c = counters_of(*skel, key, &found);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(c.events[TDPW_EV_SPTE_CHANGED], 14u);
+    EXPECT_EQ(c.events[TDPW_COUNT_SPTE_ATTR_ONLY], 1u);
+    EXPECT_EQ(c.leaf_pages[0], 10 - 1 + 512);  // kvm_update_page_stats(), split included
+    EXPECT_EQ(c.leaf_pages[1], 1 - 1);
+    EXPECT_EQ(c.leaf_pages[2], 0);
+    EXPECT_EQ(c.tdp_pages, 1) << "the split linked a table (links_from_spte)";
+    EXPECT_EQ(c.dropped[TDPW_EV_SPTE_CHANGED], 0u);
+    ASSERT_EQ(drained.events.size(), full_stream ? 14u : 1u);
+    for (const tdpw_event& ev : drained.events) {
+      EXPECT_EQ(ev.type, TDPW_EV_SPTE_CHANGED);
+      EXPECT_EQ(ev.flags, TDPW_F_LEAVES_COUNTED);
+    }
+    EXPECT_EQ(drained.events.back().level, 2) << "the record sent is the split";
+  }
 }
 
 // docs/kernel-eras.md §4: fentry/fexit programs are refused with EPERM on

@@ -201,5 +201,43 @@ TEST_F(SpteModel, AddressSpacesAreSeparate) {
   EXPECT_EQ(tdp(model_, 3, 0), 1);
 }
 
+// ABI 2: the probes count leaf statistics and fold them as
+// TDPW_EV_LEAF_STATS; the records of changes of structure they still send
+// are flagged TDPW_F_LEAVES_COUNTED and move no leaf a second time.
+TEST_F(SpteModel, FoldedLeavesCountOnceAndFlaggedRecordsMoveOnlyStructure) {
+  build_path();
+  // A split at gfn 512 (L2): the probes counted -1 2M, +512 4K already.
+  s_.map(512, 2, 0x4000);
+  Event split = events::spte_changed(kVm, 0, 512, 2, events::leaf_spte(0x4000, 2),
+                                     events::nonleaf_spte(400));
+  split.flags = TDPW_F_LEAVES_COUNTED;
+  model_.apply(split);
+  const VmCounts before = model_.snapshot(kVm)->counts;
+  EXPECT_EQ(before.leaf_pages[1], 1);  // only the unflagged map moved it
+  EXPECT_EQ(before.leaf_pages[0], 0);
+  EXPECT_EQ(tdp(model_, 1), 2);        // the structure did move
+  model_.apply(events::leaf_stats(kVm, 512 + 7, -1, 0, 9));
+  const VmCounts after = model_.snapshot(kVm)->counts;
+  EXPECT_EQ(after.leaf_pages[0], 519);
+  EXPECT_EQ(after.leaf_pages[1], 0);
+  // Events: the unflagged ones one each, the flagged split within the fold's 9.
+  EXPECT_EQ(after.spte_changed_total, before.spte_changed_total + 9);
+  EXPECT_EQ(total_inconsistencies(model_), 0u);
+}
+
+// The last fold of a VM's counters can come after its teardown: not an
+// event after destroy.  A fold for a task that is no VM's counts its changes
+// as unattributed.
+TEST_F(SpteModel, LateFoldsAreQuietAndForeignFoldsCountTheirChanges) {
+  model_.apply(events::vm_destroy(kVm, kTgid));
+  model_.apply(events::leaf_stats(kVm, -40, 0, 0, 40));
+  EXPECT_FALSE(model_.snapshot(kVm));
+  for (std::uint64_t n : model_.global_inconsistencies()) EXPECT_EQ(n, 0u);
+  const std::uint64_t kswapd = 53;
+  model_.apply(events::leaf_stats(kswapd, -3, 0, 0, 5));
+  EXPECT_EQ(model_.unattributed_events(), 5u);
+  EXPECT_FALSE(model_.snapshot(kswapd));
+}
+
 }  // namespace
 }  // namespace tdpwatch::core::testing

@@ -53,6 +53,46 @@ TEST(Spte, AttrOnlyChangesKeepPresenceLeafnessAndPfn) {
   EXPECT_FALSE(tdpw_spte_attr_only(2, leaf, leaf | kPageSizeMask));      // collapse
 }
 
+// One rule for the probes and the core: what handle_changed_spte() does
+// with each kind of change (bpf/tdpw_spte.h).
+TEST(Spte, WhatAChangeMovesAsHandleChangedSpte) {
+  const std::uint64_t np = kShadowNonpresentValue;
+  const std::uint64_t leaf4k = kMmuPresentMask | (0x1000ull << 12);
+  const std::uint64_t huge = kMmuPresentMask | kPageSizeMask | (0x2000ull << 12);
+  const std::uint64_t table = kMmuPresentMask | (0x3000ull << 12);
+  const std::uint64_t table2 = kMmuPresentMask | (0x3001ull << 12);
+  struct Case {
+    const char* what;
+    int level;
+    std::uint64_t old_spte, new_spte;
+    bool structure, links, removes, anomalous;
+    int leaf_change, splits;
+  } cases[] = {
+      {"4K map", 1, np, leaf4k, false, false, false, false, 1, 0},
+      {"4K zap", 1, leaf4k, np, false, false, false, false, -1, 0},
+      {"4K frozen", 1, leaf4k, kFrozenSpte, false, false, false, false, -1, 0},
+      {"2M map", 2, np, huge, false, false, false, false, 1, 0},
+      {"table link", 2, np, table, true, true, false, false, 0, 0},
+      {"table zap", 3, table, np, true, false, true, false, 0, 0},
+      {"split", 2, huge, table, true, true, false, false, -1, 1},
+      {"collapse", 2, table, huge, true, false, true, false, 1, 0},
+      {"table replaced (WARN)", 2, table, table2, true, true, true, false, 0, 0},
+      {"table A bit", 2, table | (1ull << 8), table, false, false, false, false, 0, 0},
+      {"leaf remapped (BUG)", 1, leaf4k, leaf4k + (1ull << 12), false, false, false, true, 0, 0},
+      {"512G leaf", 4, np, huge, false, false, false, true, 0, 0},
+      {"level 6", 6, np, leaf4k, true, true, false, true, 0, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_EQ(tdpw_spte_moves_structure(c.level, c.old_spte, c.new_spte) != 0, c.structure);
+    EXPECT_EQ(tdpw_spte_links_table(c.level, c.old_spte, c.new_spte) != 0, c.links);
+    EXPECT_EQ(tdpw_spte_removes_table(c.level, c.old_spte, c.new_spte) != 0, c.removes);
+    EXPECT_EQ(tdpw_spte_anomalous(c.level, c.old_spte, c.new_spte) != 0, c.anomalous);
+    EXPECT_EQ(tdpw_spte_leaf_change(c.level, c.old_spte, c.new_spte), c.leaf_change);
+    EXPECT_EQ(tdpw_spte_splits_huge_page(c.level, c.old_spte, c.new_spte), c.splits);
+  }
+}
+
 TEST(Spte, PagesPerEntry) {
   EXPECT_EQ(pages_per_entry(1), 1u);
   EXPECT_EQ(pages_per_entry(2), 512u);

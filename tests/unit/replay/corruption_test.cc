@@ -133,9 +133,9 @@ INSTANTIATE_TEST_SUITE_P(
     Fields, ReplayInvalidRecord,
     ::testing::Values(
         RecordCase{"TypeNone", [](Event& e) { e.type = TDPW_EV_NONE; }, "unknown event type 0"},
-        RecordCase{"TypeMax", [](Event& e) { e.type = TDPW_EV_TYPE_MAX; }, "unknown event type 14"},
+        RecordCase{"TypeMax", [](Event& e) { e.type = TDPW_EV_TYPE_MAX; }, "unknown event type 15"},
         RecordCase{"TypeHuge", [](Event& e) { e.type = 0xffff; }, "unknown event type 65535"},
-        RecordCase{"Flags", [](Event& e) { e.flags = 0x30; }, "unknown flag bits 0x00000030"},
+        RecordCase{"Flags", [](Event& e) { e.flags = 0x30; }, "unknown flag bits 0x00000020"},
         RecordCase{"Level6", [](Event& e) { e.level = 6; }, "level 6 out of range (0..5)"},
         RecordCase{"Level5", [](Event& e) { e.level = 5; }, ""},
         RecordCase{"AsId2", [](Event& e) { e.as_id = 2; }, "as_id 2 out of range (0..1)"},

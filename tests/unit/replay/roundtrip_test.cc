@@ -29,7 +29,7 @@ void expect_same_events(const std::vector<Event>& got, const std::vector<Event>&
 
 TEST(ReplayRoundTrip, SampleCoversEveryEventType) {
   std::set<unsigned> types;
-  for (const Event& e : testing::sample_events(13)) types.insert(e.type);
+  for (const Event& e : testing::sample_events(14)) types.insert(e.type);
   EXPECT_EQ(types.size(), static_cast<std::size_t>(TDPW_EV_TYPE_MAX - 1));
 }
 

@@ -37,7 +37,7 @@ std::vector<Event> sample_events(std::size_t n) {
     const ev::PageRef p{0xffff888100000000ull + i * 0x40, 0x10000 + i, i * 512,
                         role::synthesize(level, as_id)};
     const int mmu = static_cast<int>(i % 2);
-    switch (i % 13) {
+    switch (i % 14) {
       case 0:
         out.push_back(ev::vm_create(vm, static_cast<std::uint32_t>(1000 + i)));
         break;
@@ -68,12 +68,16 @@ std::vector<Event> sample_events(std::size_t n) {
       case 9:
         out.push_back(ev::spte_changed(vm, as_id, i * 8, level, ev::nonleaf_spte(0x2000 + i),
                                        ev::leaf_spte(0x3000 + i, level)));
+        if (i % 2) out.back().flags = TDPW_F_LEAVES_COUNTED;
         break;
       case 10:
         out.push_back(ev::shadow_get(vm, p, i % 2 == 1));
         break;
       case 11:
         out.push_back(ev::shadow_zap(vm, p, static_cast<int>(i % 3)));
+        break;
+      case 12:
+        out.push_back(ev::leaf_stats(vm, static_cast<std::int64_t>(i) - 7, 1, 0, i + 1));
         break;
       default:
         out.push_back(ev::vm_destroy(vm, static_cast<std::uint32_t>(1000 + i)));
