@@ -114,13 +114,8 @@ class VmCollector final : public Collector {
             num(v.model.inconsistencies[k]));
       }
       if (v.counters) {
-        std::uint64_t seen = 0, lost = 0;
-        for (int t = 0; t < TDPW_EV_TYPE_MAX; ++t) {
-          seen += v.counters->events[t];
-          lost += v.counters->dropped[t];
-        }
-        probe_events.add(vm_labels(id), num(seen));
-        probe_lost.add(vm_labels(id), num(lost));
+        probe_events.add(vm_labels(id), num(probe_events_total(*v.counters)));
+        probe_lost.add(vm_labels(id), num(probe_events_dropped(*v.counters)));
       }
     }
     return {};

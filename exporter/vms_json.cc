@@ -103,12 +103,7 @@ std::string reconcile_json(const VmReconcile& r) {
 
 std::string counters_json(const std::optional<tdpw_vm_counters>& c) {
   if (!c) return "null";
-  std::uint64_t events = 0, lost = 0;
-  for (int t = 0; t < TDPW_EV_TYPE_MAX; ++t) {
-    events += c->events[t];
-    lost += c->dropped[t];
-  }
-  return "{\"events\": " + u(events) + ", \"lost\": " + u(lost) +
+  return "{\"events\": " + u(probe_events_total(*c)) + ", \"lost\": " + u(probe_events_dropped(*c)) +
          ", \"tdp_pages\": " + n(c->tdp_pages) + ", \"shadow_pages\": " + n(c->shadow_pages) + "}";
 }
 
