@@ -14,7 +14,7 @@
 // written (a full buffer would measure the drop path instead).
 //
 // Arguments: spte_changed gets a realistic 4K leaf install (non-present ->
-// present, writable, accessed).  get_page/zap_page get a fake
+// present, writable, accessed), spte_changed_structure a table linked.  get_page/zap_page get a fake
 // struct kvm_mmu_page *:
 //  - BM_RawTp/get_page_*, zap_page: a kernel text address when /proc/kallsyms
 //    shows one (the CO-RE reads succeed and read garbage, so the handlers'
@@ -213,6 +213,11 @@ BENCHMARK(BM_EmptyRawTp);
 // installed over a non-present SPTE (6.10+ SHADOW_NONPRESENT_VALUE).
 const std::vector<std::uint64_t> kSpteArgs = {0, 0x12345, 1, 1ull << 63,
                                               (0x1abcdull << 12) | (1ull << 11) | 0x877};
+// A change of structure: a level-1 table linked under a level-2 entry
+// (make_nonleaf_spte(): present, not huge), the one kind that still sends a
+// ring record (bpf/HOOKS.md, "Leaf statistics in the probes").
+const std::vector<std::uint64_t> kSpteStructureArgs = {0, 0x12200, 2, 1ull << 63,
+                                                       (0x2bcdeull << 12) | (1ull << 11) | 0x7};
 
 const auto kFakeSp = fake_sp();
 
@@ -389,7 +394,13 @@ BENCHMARK_CAPTURE(BM_Page, tdp_got_then_unlinked, PageKind::kTdp, true, true,
                   "TDP get (page_owner only) + UNLINK_SP");
 BENCHMARK_CAPTURE(BM_Page, tdp_root, PageKind::kTdpRoot, true, false, "ROOT_ALLOC");
 
-BENCHMARK_CAPTURE(BM_RawTp, spte_changed, "spte_changed__raw_tp", kSpteArgs, "4K leaf install");
+// The hot path against BM_EmptyRawTp in the same run: a leaf change is
+// counted in vm_counters (no record); a change of structure also reserves,
+// fills and submits a record (what every change cost before ABI 2).
+BENCHMARK_CAPTURE(BM_RawTp, spte_changed, "spte_changed__raw_tp", kSpteArgs,
+                  "4K leaf install: counted, no record");
+BENCHMARK_CAPTURE(BM_RawTp, spte_changed_structure, "spte_changed__raw_tp", kSpteStructureArgs,
+                  "table linked: counted and one ring record");
 // spte_changed while a VM-context hook is active (bpf/handlers/vm_context.bpf.h):
 // `mine`: this very thread is inside one (its SPTE changes take that VM);
 // else another thread is (the hash is looked up and misses).  Without any
