@@ -96,7 +96,8 @@ Outcome<ojson> replay_document(const ReplayOptions& o) {
                       {"created_unix_ns", info.created_unix_ns},
                       {"structure_from_spte", info.structure_from_spte},
                       {"nx_untrack_events", info.nx_untrack_events},
-                      {"root_release_events", info.root_release_events}};
+                      {"root_release_events", info.root_release_events},
+                      {"abi_version", info.abi_version}};
   out["replayed_with"] = {{"structure_from_spte", mo.structure_from_spte},
                           {"nx_untrack_events", mo.nx_untrack_events},
                           {"root_release_events", mo.root_release_events}};

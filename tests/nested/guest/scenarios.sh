@@ -18,6 +18,52 @@ sc_basic() {
   check_sec teardown
   check_probes teardown
   daemon_stop
+  check_replay "/tmp/rec.basic.$PLAN" aggregated
+}
+
+# check_replay REC MODE: the daemon's recording of one VM life replays (ABI
+# 2: structural records plus TDPW_EV_LEAF_STATS folds) to one clean
+# teardown with no inconsistency, and says how many records crossed the
+# ring for how many SPTE changes.  MODE aggregated: leaf-only changes did
+# not cross it (bpf/HOOKS.md); full (--record-spte-stream): every one did.
+check_replay() {
+  local rec=$1 mode=$2 out=/tmp/replay.json records changes
+  if ! tdpwatch replay "$rec" --output json >$out 2>/tmp/replay.err; then
+    fail "tdpwatch replay $rec: $(head -c 400 /tmp/replay.err)"
+    return
+  fi
+  records=$(sed -n 's/^  "events": \([0-9]*\),$/\1/p' $out)
+  changes=$(grep -o '"spte_changed": [0-9]*' $out | head -n 1 | grep -o '[0-9]*$')
+  check replay clean_teardowns 1 "$(grep -c '"clean": true' $out)"
+  check replay abi_version 2 "$(grep -o '"abi_version": [0-9]*' $out | grep -o '[0-9]*$')"
+  # Inconsistency objects are listed empty ("inconsistencies": {}) unless one was seen.
+  check replay nonempty_inconsistencies 0 "$(grep -c '"inconsistencies": {$' $out)"
+  echo "TDPW-RECORDS $CTX mode=$mode records=$records spte_changes=$changes"
+  if [ -z "$records" ] || [ -z "$changes" ] || [ "$changes" -lt 1000 ]; then
+    fail "replay: records '$records' for SPTE changes '$changes' (a VM life of this size makes thousands)"
+  elif [ "$mode" = aggregated ] && [ $((records * 10)) -ge "$changes" ]; then
+    fail "replay: $records records for $changes SPTE changes: leaf changes crossed the ring"
+  elif [ "$mode" = full ] && [ "$records" -lt "$changes" ]; then
+    fail "replay: $records records for $changes SPTE changes: the full stream lost some"
+  fi
+}
+
+# sptestream: --record-spte-stream sends every SPTE change (the full stream,
+# for bug reports) and the figures stay exact (the folds still count the
+# leaves; the records say so with TDPW_F_LEAVES_COUNTED).
+sc_sptestream() {
+  local saved=$DAEMON_ARGS
+  DAEMON_ARGS="$DAEMON_ARGS --record-spte-stream"
+  daemon_start "$PLAN" "/tmp/rec.sptestream.$PLAN" || { DAEMON_ARGS=$saved; return; }
+  DAEMON_ARGS=$saved
+  vmm_start sptestream --mem-mib 64 --touch-pages 16383 --thp || { daemon_stop; return; }
+  local dir=$VMM_DIRS tgid=${VMM_DIRS%-*}
+  check_vm live "$tgid" "$dir"
+  vmm_stop sptestream
+  wait_destroyed 1
+  check_probes teardown
+  daemon_stop
+  check_replay "/tmp/rec.sptestream.$PLAN" full
 }
 
 # multi: three VMMs of different sizes alive at once, destroyed in another
