@@ -9,6 +9,12 @@
 #   /bin/tdpwatch         the CLI (tdpwatch audit), likewise
 #   /bin/tdpw_test_vmm    the test VMM (static)
 #   /bin/bpftool          when the host has one: dumps the probes' kernel_truth
+#   /bin/bpftrace         only when TDPW_INITRAMFS_BPFTRACE names one (the bench
+#                         scenario; run-nested.sh --bpftrace): ~200 MB of
+#                         libraries (LLVM, clang), too much for every boot.  Its
+#                         libraries are looked up next to it first
+#                         (DIR/../lib/x86_64-linux-gnu: fetch-bpftrace.sh's
+#                         unpacked packages) and go to /lib/x86_64-linux-gnu.
 #   /lib/tdpw/*.ko        KERNEL_DIR's modules, decompressed, and modules.load
 #   /lib/tdpw/extra/*.ko  zram and its dependencies from the kernel's own tree
 #                         (the reclaim scenario's swap), decompressed, in load
@@ -54,6 +60,34 @@ copy_with_libs "$bindir/tdpwatch" bin/tdpwatch
 copy_with_libs "$bindir/tdpw_test_vmm" bin/tdpw_test_vmm
 bpftool=$(command -v bpftool || true)
 if [ -n "$bpftool" ]; then copy_with_libs "$(readlink -f "$bpftool")" bin/bpftool; fi
+
+# copy_bpftrace SRC: bpftrace and its libraries by soname into
+# /lib/x86_64-linux-gnu (a library of fetch-bpftrace.sh's tree is not at its
+# host path); every library must resolve.
+copy_bpftrace() {
+  local libdir line so path
+  libdir=$(cd "$(dirname "$1")/.." && pwd)/lib/x86_64-linux-gnu
+  cp "$1" "$stage/bin/bpftrace"
+  mkdir -p "$stage/lib/x86_64-linux-gnu"
+  while read -r line; do
+    case $line in
+      *"not found"*) die "bpftrace: ${line%% *} not found (fetch-bpftrace.sh unpacks what the host lacks)" ;;
+      *" => /"*) so=${line%% *} path=${line#* => } path=${path%% *} ;;
+      /*) so=${line%% *} path=$so ;;
+      *) continue ;;
+    esac
+    case $so in
+      /*) [ -e "$stage$so" ] || { mkdir -p "$stage$(dirname "$so")"; cp -L "$so" "$stage$so"; } ;;
+      *) [ -e "$stage/lib/x86_64-linux-gnu/$so" ] || cp -L "$path" "$stage/lib/x86_64-linux-gnu/$so" ;;
+    esac || die "cannot copy $path (needed by bpftrace)"
+  done < <(LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$1")
+  echo "build-initramfs: $(LD_LIBRARY_PATH=$libdir "$1" --version 2>/dev/null | head -n 1) added:" \
+    "staging tree now $(du -sm "$stage" | cut -f1) MB"
+}
+if [ -n "${TDPW_INITRAMFS_BPFTRACE:-}" ]; then
+  [ -x "$TDPW_INITRAMFS_BPFTRACE" ] || die "TDPW_INITRAMFS_BPFTRACE=$TDPW_INITRAMFS_BPFTRACE: not an executable"
+  copy_bpftrace "$TDPW_INITRAMFS_BPFTRACE"
+fi
 
 while read -r m; do
   [ -n "$m" ] || continue

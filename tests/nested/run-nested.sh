@@ -17,13 +17,19 @@
 #   --timeout S          whole-run limit (default 600); QEMU is killed after it
 #   --work DIR           keep initramfs and console log there (default: a temp dir)
 #   --fixtures DIR       write the replay files the guest dumps into DIR
+#   --guest-env LIST     scenario settings, ';'-separated NAME=VALUE (BENCH_ROUNDS=7,
+#                        BENCH_MIB, BENCH_SETTLE, BENCH_DAEMON_ARGS, BENCH_BPFTRACE=0,
+#                        WALK_MIB, NX_MIB; README.md, "bench")
+#   --bpftrace PATH      put this bpftrace and its libraries (~80 MB gzip'd) into the
+#                        initramfs, for the bench scenario's bpftrace runs;
+#                        fetch-bpftrace.sh prints one (Debian 12's 0.17)
 #
 # The kernel cache is $TDPW_KERNEL_CACHE, else /var/cache/tdpwatch/kernels.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TDPW_KERNEL_CACHE:-/var/cache/tdpwatch/kernels}
-bindir=./bin runs= kvm_args= limit=600 work= fixtures= daemon_args= daemon_log=
+bindir=./bin runs= kvm_args= limit=600 work= fixtures= daemon_args= daemon_log= guest_env= bpftrace=
 die() { echo "run-nested: error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,6 +41,8 @@ while [ $# -gt 0 ]; do
     --timeout) limit=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --fixtures) fixtures=$2; shift 2 ;;
+    --guest-env) guest_env=$2; shift 2 ;;
+    --bpftrace) bpftrace=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) family=$1; shift ;;
@@ -54,9 +62,14 @@ if [ -z "$work" ]; then
 fi
 mkdir -p "$work"
 t0=$(date +%s.%N)
-"$here/build-initramfs.sh" "$kdir" "$bindir" "$work/initrd.gz"
+if [ -n "$bpftrace" ]; then
+  [ -x "$bpftrace" ] || die "--bpftrace $bpftrace: not an executable"
+  bpftrace=$(readlink -f "$bpftrace")
+fi
+case $guest_env in *" "*) die "--guest-env: no spaces (the kernel command line splits there)" ;; esac
+TDPW_INITRAMFS_BPFTRACE=$bpftrace "$here/build-initramfs.sh" "$kdir" "$bindir" "$work/initrd.gz"
 
-append="console=ttyS0 panic=-1 quiet tdpw.runs=${runs} tdpw.kvm=${kvm_args} tdpw.daemon_args=${daemon_args} tdpw.log=${daemon_log}"
+append="console=ttyS0 panic=-1 quiet tdpw.runs=${runs} tdpw.kvm=${kvm_args} tdpw.daemon_args=${daemon_args} tdpw.log=${daemon_log}${guest_env:+ tdpw.env=$guest_env}"
 # Modules fetched from the pool without an index checksum (kernel.env
 # UNINDEXED, fetch-debian-kernels.sh): the kernel, whose package was
 # checked, loads only modules signed with its own build key.
@@ -77,7 +90,7 @@ set +e
 # the guest kernel still has two CPUs.  It also takes one host core, not two.
 timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel "tcg,thread=${TDPW_NESTED_TCG_THREAD:-single}" -cpu EPYC -smp "${TDPW_NESTED_SMP:-2}" -m 2G \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
-  -append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E 'TDPW-(BEGIN|SCENARIO|FAIL|DONE|TIME|BOOTED|KVM)|FAIL$|Kernel panic'
+  -append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E 'TDPW-(BEGIN|SCENARIO|FAIL|DONE|TIME|BOOTED|KVM|BENCH|RECORDS|ENV)|FAIL$|Kernel panic'
 qrc=${PIPESTATUS[0]}
 set -e
 t2=$(date +%s.%N)
@@ -118,6 +131,8 @@ nfail=$(grep -c -E '^TDPW-FAIL|^TDPW-CHECK .* FAIL$|^TDPW-SCENARIO .* FAIL' "$lo
 [ "$nfail" = 0 ] || { echo "run-nested: FAIL: $nfail failure lines:"; grep -E '^TDPW-FAIL|^TDPW-CHECK .* FAIL$' "$log" | sed 's/^/  /'; status=1; }
 grep -q 'Kernel panic' "$log" && { echo "run-nested: FAIL: kernel panic"; status=1; }
 grep '^TDPW-SCENARIO' "$log" | sed 's/^/run-nested: /'
+# Measurements (the bench scenario, basic's TDPW-RECORDS): repeated last.
+grep -E '^TDPW-(BENCH|BENCH-BPFTRACE|RECORDS) ' "$log" | sed 's/^/run-nested: /' || true
 [ $status = 0 ] || keep=1
 echo "run-nested: $( [ $status = 0 ] && echo PASS || echo FAIL ) ($(grep -c '^TDPW-CHECK .* PASS$' "$log" || true) comparisons passed); console: $log"
 exit $status

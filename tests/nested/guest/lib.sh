@@ -15,6 +15,14 @@ DAEMON_PID=
 STATUS=/tmp/status.json
 
 now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
+# mono_ms: CLOCK_MONOTONIC in ms, to the microsecond (/proc/timer_list's
+# "now at N nsecs" is ktime_get(); busybox 1.35's date has no %N and
+# /proc/uptime moves in 10 ms steps, so it is only the fallback).
+mono_ms() {
+  awk '/^now at / { printf "%.3f\n", $3 / 1000000; found = 1; exit }
+    END { if (!found) exit 1 }' /proc/timer_list 2>/dev/null ||
+    awk '{printf "%.3f\n", $1 * 1000}' /proc/uptime
+}
 log() { echo "TDPW-LOG $CTX $*"; }
 fail() {
   FAILS=$((FAILS + 1))

@@ -491,6 +491,186 @@ sc_walkbench() {
   daemon_stop
 }
 
+# ---- bench: the daemon's end-to-end cost on the fault path ----
+# A measurement, not a test (not registered with ctest, no timed assertion:
+# it fails only when a piece of it breaks).  Run by hand:
+#   run-nested.sh --runs fentry/bench,kprobe/bench,tp/bench --timeout 3600 6.12
+# (README.md, "bench").  Settable with run-nested.sh --guest-env
+# 'BENCH_ROUNDS=5;BENCH_MIB=512;...':
+#   BENCH_ROUNDS     paired rounds (default 5)
+#   BENCH_MIB        the VM's memory (default 512), every 4K page touched
+#   BENCH_SETTLE     seconds of rest before each timed run (default 2)
+#   BENCH_DAEMON_ARGS  extra tdpwatchd arguments of the "on" runs
+#   BENCH_BPFTRACE   0: no bpftrace runs even when the initramfs has bpftrace
+# Output (README.md): TDPW-RECORDS, one TDPW-BENCH-ROUND per timed run,
+# TDPW-BENCH (and TDPW-BENCH-BPFTRACE) summaries.
+
+# bench_vmm: one life of the workload VM (created, every 4K page of BENCH_MIB
+# touched once, destroyed, the VMM exited), in the foreground, timed with
+# mono_ms; sets BENCH_MS and BENCH_VMM_PID.
+bench_vmm() {
+  local mib=${BENCH_MIB:-512} t0 t1 rc
+  rm -f /tmp/bench.vmm.out
+  sleep "${BENCH_SETTLE:-2}"
+  t0=$(mono_ms)
+  tdpw_test_vmm --mem-mib "$mib" --touch-pages $((mib * 256 - 1)) >/tmp/bench.vmm.out 2>&1 &
+  BENCH_VMM_PID=$!
+  wait $BENCH_VMM_PID
+  rc=$?
+  t1=$(mono_ms)
+  BENCH_MS=$(awk "BEGIN { printf \"%.0f\", $t1 - $t0 }")
+  if [ $rc != 0 ] || ! grep -q "vmm done" /tmp/bench.vmm.out; then
+    fail "bench VMM exited with status $rc: $(cat /tmp/bench.vmm.out)"
+    return 1
+  fi
+}
+
+# bench_daemon_start: tdpwatchd as deployed (default --interval, exporter,
+# audits), in $PLAN, no status file, no recording; until it is watching.
+bench_daemon_start() {
+  local t0
+  t0=$(now_ms)
+  rm -f /tmp/daemon.log
+  # shellcheck disable=SC2046,SC2086
+  tdpwatchd --log.level info $(plan_flags "$PLAN") $DAEMON_ARGS $BENCH_DAEMON_ARGS \
+    >/tmp/daemon.out 2>/tmp/daemon.log &
+  DAEMON_PID=$!
+  if ! wait_for "watching;" /tmp/daemon.log 120 $DAEMON_PID; then
+    fail "tdpwatchd did not start watching"
+    sed 's/^/TDPW-DAEMON /' /tmp/daemon.log
+    DAEMON_PID=
+    return 1
+  fi
+  echo "TDPW-TIME $CTX daemon-start ms=$(($(now_ms) - t0))"
+}
+
+# bench_round MODE ROUND: one timed life of the workload VM with nothing
+# attached (off), tdpwatchd (on) or the bpftrace one-liner (bpftrace).
+bench_round() {
+  local mode=$1 extra= n bt t0
+  case $mode in
+    on)
+      bench_daemon_start || return 1
+      bench_vmm || { daemon_stop; return 1; }
+      daemon_stop
+      # The daemon's life was exactly this VM's: its total is the VM's records.
+      n=$(sed -n 's/.*events processed \([0-9]*\),.*/\1/p' /tmp/daemon.log | tail -n 1)
+      extra=" records=${n:-none}"
+      ;;
+    bpftrace)
+      rm -f /tmp/bt.out
+      t0=$(now_ms)
+      bpftrace -e 'tracepoint:kvmmmu:kvm_tdp_mmu_spte_changed { @[pid] = count(); }' >/tmp/bt.out 2>&1 &
+      bt=$!
+      if ! wait_for "Attaching" /tmp/bt.out 600 $bt; then
+        fail "bpftrace did not attach: $(head -c 600 /tmp/bt.out)"
+        kill -INT $bt 2>/dev/null
+        wait $bt
+        BENCH_BPFTRACE=0
+        return 1
+      fi
+      echo "TDPW-TIME $CTX bpftrace-start ms=$(($(now_ms) - t0))"
+      bench_vmm || { kill -INT $bt; wait $bt; return 1; }
+      kill -INT $bt
+      wait $bt
+      # @[pid]: count, per task group: the VMM's, and every pid's.
+      extra=" tp_hits_vmm=$(sed -n "s/^@\[$BENCH_VMM_PID\]: \([0-9]*\)$/\1/p" /tmp/bt.out)"
+      extra="$extra tp_hits_all=$(awk -F': ' '/^@\[[0-9]+\]: / { n += $2 } END { printf "%d", n }' /tmp/bt.out)"
+      ;;
+    *) bench_vmm || return 1 ;;
+  esac
+  echo "TDPW-BENCH-ROUND plan=$PLAN kernel=$(uname -r) round=$2 mode=$mode ms=$BENCH_MS$extra"
+  eval "BENCH_${mode}_$2=$BENCH_MS"
+}
+
+# bench_stats LIST: "median min max" of a list of numbers.
+bench_stats() {
+  echo "$1" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 }
+    END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
+}
+
+# bench_summary MODE KEY: the KEY line, the summary of MODE's rounds against the off
+# rounds of the same pairs: medians (min..max), ratio of the medians and the
+# range of the per-pair ratios.
+bench_summary() {
+  local mode=$1 key=$2 i a b offs= ons= ratios= so sn
+  for i in $(seq 1 "$BENCH_ROUNDS"); do
+    eval "a=\${BENCH_off_$i:-} b=\${BENCH_${mode}_$i:-}"
+    [ -n "$a" ] && [ -n "$b" ] || continue
+    offs="$offs $a" ons="$ons $b"
+    ratios="$ratios $(awk "BEGIN { printf \"%.3f\", $b / $a }")"
+  done
+  [ -n "$ons" ] || { log "bench: no complete $mode pair"; return; }
+  # shellcheck disable=SC2046
+  set -- $(bench_stats "$offs") $(bench_stats "$ons")
+  so=$1 sn=$4
+  echo "$key plan=$PLAN kernel=$(uname -r) mib=${BENCH_MIB:-512} pairs=$(echo $ratios | wc -w)" \
+    "off_ms=$1($2..$3) ${mode}_ms=$4($5..$6)" \
+    "ratio=$(awk "BEGIN { printf \"%.3f\", $sn / $so }")" \
+    "spread=$(echo "$ratios" | tr ' ' '\n' | grep . | sort -n | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//; s/ /../')" \
+    "clock=$BENCH_CLOCK"
+}
+
+# bench_records: TDPW-RECORDS, the ring records of one life of the basic
+# workload (sc_basic's VM: 256 MiB, 4K half and THP half, every page
+# touched): tdpwatch_events_processed_total (records read from the ring and
+# applied, exporter/self_collector.cc) before the VM and after its teardown.
+bench_records() {
+  local before after total tgid
+  daemon_start "$PLAN" || return 1
+  before=$(bench_events_processed)
+  vmm_start brec --mem-mib 256 --touch-pages 65535 --thp || { daemon_stop; return 1; }
+  tgid=${VMM_DIRS%-*}
+  vmm_stop brec
+  wait_destroyed 1
+  after=$(bench_events_processed)
+  daemon_stop
+  total=$(sed -n 's/.*events processed \([0-9]*\),.*/\1/p' /tmp/daemon.log | tail -n 1)
+  echo "TDPW-RECORDS plan=$PLAN kernel=$(uname -r) workload=basic tgid=$tgid records=$((after - before))" \
+    "events_processed_before=$before after=$after daemon_total=${total:-none}"
+}
+
+# The exporter's tdpwatch_events_processed_total once it holds still (two
+# reads 0.6 s apart, 3 status intervals: the scrape may lag a snapshot).
+bench_events_processed() {
+  local a b t=0
+  b=$(metrics | awk '/^tdpwatch_events_processed_total / { print $NF }')
+  while :; do
+    sleep 0.6
+    a=$b
+    b=$(metrics | awk '/^tdpwatch_events_processed_total / { print $NF }')
+    [ -n "$b" ] && [ "$a" = "$b" ] && break
+    t=$((t + 1))
+    [ $t -ge 30 ] && break
+  done
+  printf '%.0f\n' "${b:-0}"
+}
+
+sc_bench() {
+  local i bt=
+  BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+  if [ -r /proc/timer_list ]; then BENCH_CLOCK=timer_list; else BENCH_CLOCK=uptime_10ms; fi
+  bench_records
+  if [ "${BENCH_BPFTRACE:-1}" = 0 ]; then
+    log "bench: bpftrace runs off (BENCH_BPFTRACE=0)"
+  elif command -v bpftrace >/dev/null 2>&1; then
+    bt=1
+  else
+    log "bench: no bpftrace in the initramfs (run-nested.sh --bpftrace, README.md): no bpftrace runs"
+  fi
+  # One untimed-for-the-summary life first: the first VM of a boot pays for
+  # memory the guest kernel never handed out before.
+  bench_round off 0 || return
+  for i in $(seq 1 "$BENCH_ROUNDS"); do
+    bench_round off "$i" || return
+    bench_round on "$i" || return
+    if [ -n "$bt" ] && [ "${BENCH_BPFTRACE:-1}" != 0 ]; then bench_round bpftrace "$i"; fi
+  done
+  bench_summary on TDPW-BENCH
+  [ -z "$bt" ] || bench_summary bpftrace TDPW-BENCH-BPFTRACE
+}
+
 # fixture: a small VM (8 MiB, THP half) recorded with --record, dumped to
 # the console for tests/nested/fixtures/ (run-nested.sh --fixtures DIR).
 sc_fixture() {
@@ -523,6 +703,14 @@ tdpw_main() {
   KVM_ARGS=$(cmdline_param tdpw.kvm | tr ';' ' ')
   DAEMON_ARGS=$(cmdline_param tdpw.daemon_args | tr ';' ' ')
   DAEMON_LOG_LEVEL=$(cmdline_param tdpw.log)
+  # run-nested.sh --guest-env 'NAME=VALUE;...': settings of the scenarios
+  # (BENCH_ROUNDS, WALK_MIB, ...); anything else is refused.
+  for w in $(cmdline_param tdpw.env | tr ';' ' '); do
+    case $w in
+      BENCH_*=* | WALK_MIB=* | NX_MIB=*) export "$w" && echo "TDPW-ENV $w" ;;
+      *) fail "tdpw.env: '$w' is not a scenario setting (BENCH_*, WALK_MIB, NX_MIB)" ;;
+    esac
+  done
   # PLAN/SCENARIO pairs, e.g. fentry/basic,kprobe/multi,tp/live
   runs=$(cmdline_param tdpw.runs | tr ',' ' ')
   load_modules || { echo "TDPW-DONE pass=$PASSES fail=$FAILS"; return; }
