@@ -72,6 +72,10 @@ struct Loaded {
   std::string error;
 };
 
+// The struct kvm * this process's VM has in the probes' maps (a made-up
+// direct-map address).
+constexpr __u64 kBenchVmKey = 0xffff888076540000ull;
+
 Loaded& loaded() {
   static Loaded l = [] {
     Loaded r;
@@ -90,8 +94,19 @@ Loaded& loaded() {
       bpf_program__set_autoload(prog,
                                 name.size() > 8 && name.substr(name.size() - 8) == "__raw_tp");
     }
+    // As the fentry and kprobe plans load it (vm_create served,
+    // daemon/probes/loader.cc): tracepoint events resolve their tgid to the
+    // struct kvm * that vm_create recorded, here this process's.
+    r.skel->rodata->resolve_vm_by_tgid = true;
     if (int err = tdpwatch_bpf__load(r.skel.get()); err != 0) {
       r.error = std::string("tdpwatch_bpf__load: ") + std::strerror(-err);
+      return r;
+    }
+    const __u32 tgid = static_cast<__u32>(::getpid());
+    const __u64 kvm = kBenchVmKey;
+    if (bpf_map__update_elem(r.skel->maps.vm_of_tgid, &tgid, sizeof tgid, &kvm, sizeof kvm, 0) !=
+        0) {
+      r.error = std::string("vm_of_tgid update: ") + std::strerror(errno);
       return r;
     }
     r.rb.reset(ring_buffer__new(bpf_map__fd(r.skel->maps.events), discard, nullptr, nullptr));
