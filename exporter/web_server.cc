@@ -11,6 +11,7 @@
 #include <CivetServer.h>
 #include <spdlog/spdlog.h>
 
+#include "exporter/api_route.h"
 #include "exporter/metrics.h"
 #include "exporter/audit_api.h"
 #include "exporter/pages_api.h"
@@ -19,11 +20,19 @@
 namespace tdpwatch::exporter {
 namespace {
 
-constexpr const char* kApiPath = "/api/v1/vms";
+constexpr const char* kApiPath = kVmsApiPath.data();  // a literal: NUL-terminated
 
 void reply(mg_connection* conn, const char* mime, const std::string& body) {
   mg_send_http_ok(conn, mime, static_cast<long long>(body.size()));
   mg_write(conn, body.data(), body.size());
+}
+
+void reply_api(mg_connection* conn, const ApiReply& r) {
+  if (r.status == 200) {
+    reply(conn, "application/json", r.body);
+  } else {
+    mg_send_http_error(conn, r.status, "%s", r.body.c_str());
+  }
 }
 
 std::string landing_page(const std::string& telemetry_path) {
@@ -80,36 +89,32 @@ struct WebServer::Handler final : CivetHandler {
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
     const mg_request_info* req = mg_get_request_info(conn);
-    const std::string_view uri = req->local_uri != nullptr ? req->local_uri : "";
-    if (uri == telemetry_path) {
-      reply(conn, "text/plain; version=0.0.4; charset=utf-8", serialize(metrics->Collect()));
-    } else if (uri == kApiPath) {
-      const auto snapshot = store->current();
-      if (!snapshot) {
-        mg_send_http_error(conn, 503, "%s", "no snapshot yet\n");
-      } else {
-        reply(conn, "application/json", render_vms_json(*snapshot));
-      }
-    } else if (const auto key = parse_pages_path(uri)) {
-      const ApiReply r = serve_pages(*store, *key, pages_wait_seconds);
-      if (r.status == 200) {
-        reply(conn, "application/json", r.body);
-      } else {
-        mg_send_http_error(conn, r.status, "%s", r.body.c_str());
-      }
-    } else if (const auto audit_key = parse_audit_path(uri)) {
-      const std::string_view query = req->query_string != nullptr ? req->query_string : "";
-      const bool fresh = query.find("fresh=1") != std::string_view::npos;
-      const ApiReply r = serve_audit(*store, *audit_key, fresh, pages_wait_seconds);
-      if (r.status == 200) {
-        reply(conn, "application/json", r.body);
-      } else {
-        mg_send_http_error(conn, r.status, "%s", r.body.c_str());
-      }
-    } else if (uri == "/") {
-      reply(conn, "text/html; charset=utf-8", landing_page(telemetry_path));
-    } else {
-      mg_send_http_error(conn, 404, "%s", "not found\n");
+    const Route route = route_request(req->local_uri != nullptr ? req->local_uri : "",
+                                      req->query_string != nullptr ? req->query_string : "",
+                                      telemetry_path);
+    switch (route.kind) {
+      case Route::Kind::kMetrics:
+        reply(conn, "text/plain; version=0.0.4; charset=utf-8", serialize(metrics->Collect()));
+        break;
+      case Route::Kind::kVms:
+        if (const auto snapshot = store->current(); !snapshot) {
+          mg_send_http_error(conn, 503, "%s", "no snapshot yet\n");
+        } else {
+          reply(conn, "application/json", render_vms_json(*snapshot));
+        }
+        break;
+      case Route::Kind::kPages:
+        reply_api(conn, serve_pages(*store, route.key, pages_wait_seconds));
+        break;
+      case Route::Kind::kAudit:
+        reply_api(conn, serve_audit(*store, route.key, route.fresh, pages_wait_seconds));
+        break;
+      case Route::Kind::kLanding:
+        reply(conn, "text/html; charset=utf-8", landing_page(telemetry_path));
+        break;
+      case Route::Kind::kNotFound:
+        mg_send_http_error(conn, 404, "%s", "not found\n");
+        break;
     }
     return true;
   }
