@@ -1,9 +1,31 @@
 #include "exporter/api_route.h"
 
-#include "exporter/audit_api.h"
-#include "exporter/pages_api.h"
+#include <charconv>
 
 namespace tdpwatch::exporter {
+
+std::optional<std::uint64_t> parse_vm_path(std::string_view uri, std::string_view suffix) {
+  if (!uri.starts_with(kPagesPathPrefix) || !uri.ends_with(suffix) ||
+      uri.size() < kPagesPathPrefix.size() + suffix.size()) {
+    return std::nullopt;
+  }
+  const std::string_view digits =
+      uri.substr(kPagesPathPrefix.size(), uri.size() - kPagesPathPrefix.size() - suffix.size());
+  std::uint64_t key = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), key);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::optional<std::uint64_t> parse_pages_path(std::string_view uri) {
+  return parse_vm_path(uri, kPagesPathSuffix);
+}
+
+std::optional<std::uint64_t> parse_audit_path(std::string_view uri) {
+  return parse_vm_path(uri, kAuditPathSuffix);
+}
 
 QueryValue query_value(std::string_view query, std::string_view name) {
   QueryValue out;

@@ -9,11 +9,22 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace tdpwatch::exporter {
 
 inline constexpr std::string_view kVmsApiPath = "/api/v1/vms";
+inline constexpr std::string_view kPagesPathPrefix = "/api/v1/vms/";
+inline constexpr std::string_view kPagesPathSuffix = "/pages";
+inline constexpr std::string_view kAuditPathSuffix = "/audit";
+
+// The VM key of a "/api/v1/vms/<key><suffix>" path: <key> decimal digits
+// only (no sign, no 0x, no spaces) that fit a u64; nullopt for any other path.
+std::optional<std::uint64_t> parse_vm_path(std::string_view uri, std::string_view suffix);
+// ".../vms/<key>/pages" (pages_api.h) and ".../vms/<key>/audit" (audit_api.h).
+std::optional<std::uint64_t> parse_pages_path(std::string_view uri);
+std::optional<std::uint64_t> parse_audit_path(std::string_view uri);
 
 struct Route {
   enum class Kind { kMetrics, kVms, kPages, kAudit, kLanding, kNotFound };

@@ -21,10 +21,6 @@ std::string pages_json(const std::vector<AuditPage>& pages) {
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_audit_path(std::string_view uri) {
-  return parse_vm_path(uri, kAuditPathSuffix);
-}
-
 std::string render_audit_json(const VmEntry& vm, bool fresh) {
   std::string out = "{\"key\": " + std::to_string(vm.model.vm) +
                     ", \"vm\": " + json::quote(vm.identity.vm) +

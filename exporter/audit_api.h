@@ -28,11 +28,6 @@
 
 namespace tdpwatch::exporter {
 
-inline constexpr std::string_view kAuditPathSuffix = "/audit";
-
-// The VM key of a ".../vms/<key>/audit" path; nullopt for any other path.
-std::optional<std::uint64_t> parse_audit_path(std::string_view uri);
-
 std::string render_audit_json(const VmEntry& vm, bool fresh);
 
 ApiReply serve_audit(const SnapshotStore& store, std::uint64_t key, bool fresh,

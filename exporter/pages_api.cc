@@ -34,25 +34,6 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::optional<std::uint64_t> parse_pages_path(std::string_view uri) {
-  return parse_vm_path(uri, kPagesPathSuffix);
-}
-
-std::optional<std::uint64_t> parse_vm_path(std::string_view uri, std::string_view suffix) {
-  if (!uri.starts_with(kPagesPathPrefix) || !uri.ends_with(suffix) ||
-      uri.size() < kPagesPathPrefix.size() + suffix.size()) {
-    return std::nullopt;
-  }
-  const std::string_view digits =
-      uri.substr(kPagesPathPrefix.size(), uri.size() - kPagesPathPrefix.size() - suffix.size());
-  std::uint64_t key = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), key);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-    return std::nullopt;
-  }
-  return key;
-}
-
 std::string render_pages_json(const VmEntry& vm, double time_seconds) {
   char t[32];
   std::snprintf(t, sizeof t, "%.3f", time_seconds);

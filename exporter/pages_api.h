@@ -19,19 +19,11 @@
 #include <string>
 #include <string_view>
 
+#include "exporter/api_route.h"  // parse_pages_path
 #include "exporter/host_snapshot.h"
 #include "exporter/snapshot_store.h"
 
 namespace tdpwatch::exporter {
-
-inline constexpr std::string_view kPagesPathPrefix = "/api/v1/vms/";
-inline constexpr std::string_view kPagesPathSuffix = "/pages";
-
-// The VM key of a "/api/v1/vms/<key><suffix>" path (key in decimal);
-// nullopt for any other path.
-std::optional<std::uint64_t> parse_vm_path(std::string_view uri, std::string_view suffix);
-// The VM key of a ".../vms/<key>/pages" path; nullopt for any other path.
-std::optional<std::uint64_t> parse_pages_path(std::string_view uri);
 
 // The current time as Unix time, as the daemon stamps snapshots.
 double unix_now();
