@@ -1,6 +1,7 @@
 # The Debian package: `cpack -G DEB` in the build tree (or `cmake --build
 # BUILD --target package`) makes tdpwatch_<version>_<arch>.deb with
 #   /usr/bin/tdpwatchd (and /usr/bin/tdpwatch, the CLI, when it is built),
+#   /usr/lib/tdpwatch/lib{ssl,crypto}.so (civetweb's TLS, exporter/civetweb_libssl),
 #   /lib/systemd/system/tdpwatchd.service,
 #   /etc/tdpwatch/tdpwatchd.conf (a conffile),
 #   /usr/share/tdpwatch/{grafana,prometheus}/ (dashboard, alert rules),
@@ -11,6 +12,10 @@
 # Absolute destinations are the point here (/etc, /lib/systemd); CPack's DEB
 # generator stages them like the rest.
 install(TARGETS tdpwatchd RUNTIME DESTINATION bin)
+# civetweb's TLS (exporter/civetweb_libssl): the libssl.so shim and a
+# libcrypto.so link, in tdpwatchd's private directory (its DT_RPATH).
+install(TARGETS tdpw_civetweb_libssl LIBRARY DESTINATION ${TDPW_INSTALLED_PRIVATE_LIB_DIR})
+install(FILES ${TDPW_PRIVATE_LIB_DIR}/libcrypto.so DESTINATION ${TDPW_INSTALLED_PRIVATE_LIB_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/tdpwatchd.service DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/grafana/tdpwatch.json
         DESTINATION share/tdpwatch/grafana)

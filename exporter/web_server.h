@@ -9,13 +9,23 @@
 // TextSerializer, so /metrics is byte-for-byte what Exposer would serve,
 // without gzip and without Exposer's own exposer_* metrics.
 //
+// Security (--web.config.file, web_config.h): TLS, basic auth on every path
+// and security headers on every reply of ours, re-read on reload() (SIGHUP)
+// and when the file or its certificates change (polled every second).  A
+// bad new file keeps the running configuration and says so in the log and
+// in tdpwatch_web_config_last_reload_successful.  Limits: at most
+// max_requests requests in flight (more get 503 at once, as node_exporter's
+// --web.max-requests), civetweb's request timeout and header size limit.
+//
 // Ownership: shares the collectable and the snapshot store.  Stopping is the
-// destructor (joins civetweb's threads).  Thread safety: handlers run on
-// civetweb's worker threads; the collectable must be thread-safe.
+// destructor (joins the watcher and civetweb's threads).  Thread safety:
+// handlers run on civetweb's worker threads; the collectable must be
+// thread-safe; reload() may be called from any thread.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <prometheus/collectable.h>
@@ -33,7 +43,10 @@ inline constexpr int kDefaultPort = 9977;
 struct WebConfig {
   std::string listen_address = "127.0.0.1:9977";  // host:port, [v6]:port or :port (all)
   std::string telemetry_path = "/metrics";
-  int threads = 2;
+  std::string config_file;           // --web.config.file; empty: plain HTTP, no auth
+  int max_requests = 40;             // in flight; 0: no limit (node_exporter's default 40)
+  double request_timeout_seconds = 30.0;  // civetweb request_timeout_ms
+  int max_header_bytes = 16384;      // civetweb max_request_size (request line + headers)
   double pages_wait_seconds = 10.0;  // GET /api/v1/vms/<key>/pages (pages_api.h)
 };
 
@@ -49,13 +62,20 @@ class WebServer {
 
   // The ports actually bound (useful with port 0).
   std::vector<int> ports() const;
+  bool tls() const;
+
+  // Re-reads --web.config.file (`why`: "SIGHUP", "changed"): applies it, or
+  // keeps the running one and logs why.  False when nothing was applied.
+  bool reload(const std::string& why);
 
   struct Handler;
 
  private:
   WebServer() = default;
+  void watch_config();
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<CivetServer> server_;  // destroyed first: stops threads before the handler goes
+  std::jthread watcher_;                 // declared last: stopped and joined first
 };
 
 // Splits "host:port" / "[v6]:port" / ":port"; fails on anything else.

@@ -17,6 +17,8 @@ PACKAGES=(
   # exporter: civetweb headers (its web server), promtool and a real
   # Prometheus server for the exporter's tests
   libcivetweb-dev prometheus
+  # exporter: --web.config.file (exporter-toolkit YAML, TLS, bcrypt from libcrypt)
+  libyaml-cpp-dev libssl-dev libcrypt-dev
   # deploy: systemd-analyze, dpkg-shlibdeps (CPack DEB), deb-systemd-helper,
   # and the deploy tests' tools (setpriv/unshare/findmnt, ss, curl, jq)
   systemd dpkg-dev init-system-helpers util-linux mount iproute2 curl jq

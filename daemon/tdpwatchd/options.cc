@@ -36,7 +36,8 @@ constexpr const char* kDescription =
     "It serves, on --web.listen-address (default 127.0.0.1:9977): Prometheus\n"
     "metrics at --web.telemetry-path (default /metrics), a JSON API of every VM's\n"
     "state at /api/v1/vms, and a landing page at /.  The metrics are listed in\n"
-    "the README.  A port already in use is fatal.\n"
+    "the README.  A port already in use is fatal.  --web.config.file adds TLS and\n"
+    "basic auth as Prometheus exporters do (exporter-toolkit's format).\n"
     "\n"
     "--once: attaches the probes, watches for --once.window seconds, then prints\n"
     "one JSON document and exits: \"host\" (kernel, KVM, SecPageTables), \"vms\"\n"
@@ -69,6 +70,25 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--web.telemetry-path", options.web_telemetry_path,
                  "Path under which to expose the metrics")
+      ->capture_default_str();
+  app.add_option("--web.config.file", options.web_config_file,
+                 "Prometheus exporter-toolkit web config (YAML): TLS (tls_server_config), "
+                 "basic auth (basic_auth_users, bcrypt) and security headers "
+                 "(http_server_config) for every path; re-read on SIGHUP and when it or its "
+                 "certificates change (a bad new file keeps the running one). "
+                 "`promtool check web-config FILE` checks it; deploy/web-config.yml is a sample");
+  app.add_option("--web.max-requests", options.web_max_requests,
+                 "Maximum number of requests served at once; more get 503 at once (0: no limit)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  app.add_option("--web.request-timeout", options.web_request_timeout_seconds,
+                 "Seconds a client has to send its request and read the reply before the "
+                 "connection is closed (slow clients hold a worker until then)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--web.max-header-bytes", options.web_max_header_bytes,
+                 "Largest request line plus headers accepted, in bytes (larger: refused)")
+      ->check(CLI::Range(1024, 1048576))
       ->capture_default_str();
   app.add_option("--leak.retention", options.leak_retention_seconds,
                  "Seconds a torn-down VM's leak stays in the metrics (tdpwatch_leak_vm_*) and "

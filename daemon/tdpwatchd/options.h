@@ -38,6 +38,10 @@ struct Options {
   // The exporter (not with --once or features).
   std::string web_listen_address = "127.0.0.1:9977";
   std::string web_telemetry_path = "/metrics";
+  std::string web_config_file;  // --web.config.file: TLS, basic auth, headers (exporter-toolkit)
+  int web_max_requests = 40;
+  double web_request_timeout_seconds = 30.0;
+  int web_max_header_bytes = 16384;
   double leak_retention_seconds = 86400.0;
 
   // The reconciler: seconds a model/kernel difference must last, with the

@@ -25,6 +25,9 @@ std::string text(bool v) {
 std::string text(std::uint32_t v) {
   return std::to_string(v);
 }
+std::string text(int v) {
+  return std::to_string(v);
+}
 std::string text(const std::vector<std::string>& v) {
   std::string out = "[";
   for (const std::string& s : v) out += (out.size() > 1 ? "," : "") + s;
@@ -52,6 +55,10 @@ const std::vector<Field>& fields() {
       TDPW_FIELD("status-file", status_file, true),
       TDPW_FIELD("web.listen-address", web_listen_address, false),
       TDPW_FIELD("web.telemetry-path", web_telemetry_path, false),
+      TDPW_FIELD("web.config.file", web_config_file, false),
+      TDPW_FIELD("web.max-requests", web_max_requests, false),
+      TDPW_FIELD("web.request-timeout", web_request_timeout_seconds, false),
+      TDPW_FIELD("web.max-header-bytes", web_max_header_bytes, false),
       TDPW_FIELD("ringbuf-size", ringbuf_bytes, false),
       TDPW_FIELD("disable-variant", disable_variant, false),
       TDPW_FIELD("strict", strict, false),

@@ -26,7 +26,9 @@
 #include "daemon/tdpwatchd/snapshot_builder.h"
 #include "daemon/tdpwatchd/summary.h"
 #include "daemon/tdpwatchd/watcher.h"
+#include "daemon/tdpwatchd/config_file.h"  // kExitUsage
 #include "daemon/tdpwatchd/web.h"
+#include "exporter/web_config.h"
 
 namespace tdpwatch::tdpwatchd {
 namespace {
@@ -88,6 +90,13 @@ int print_once(const std::string& json) {
 }
 
 // The debugfs/meminfo watcher alone (--no-probes, or a fixture tree).
+// SIGHUP: the options (reload.cc) and the web config file (its own
+// re-read: TLS certificates, users, headers apply without a restart).
+bool reload_all(Options& options, Web* web) {
+  if (web != nullptr && web->server) web->server->reload("SIGHUP");
+  return reload(options);
+}
+
 int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, Web* web) {
   drop_unneeded_caps(false, host.kernel_release, options.paths.procfs);
   Watcher watcher(options.paths);
@@ -123,7 +132,7 @@ int run_watcher_only(Options options, const HostReport& host, StopSignal& stop, 
     }
     if (sig != 0) {
       if (sig == SIGHUP) {
-        if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
+        if (reload_all(options, web)) builder.set_leak_retention(options.leak_retention_seconds);
         continue;
       }
       notify("STOPPING=1");
@@ -163,7 +172,7 @@ Result<std::optional<HostReport>> wait_for_kvm(Options& options, HostReport host
     }
     const int sig = stop.wait(seconds(std::min(kCheckEverySeconds, options.interval_seconds)));
     if (sig == SIGHUP) {
-      if (reload(options)) builder.set_leak_retention(options.leak_retention_seconds);
+      if (reload_all(options, web)) builder.set_leak_retention(options.leak_retention_seconds);
       continue;
     }
     if (sig != 0) {
@@ -324,7 +333,7 @@ int run_with_probes(Options options, const HostReport& host, StopSignal& stop, W
                      plan.served_count(), plan.hooks.size(), loaded.attached().size()));
   auto r = loop->run(stop.fd(), std::nullopt, tick);
   while (r && *r == SIGHUP) {
-    if (reload(options)) {
+    if (reload_all(options, web)) {
       builder.set_leak_retention(options.leak_retention_seconds);
       if (auto s = loop->set_interval(seconds(options.interval_seconds)); !s) {
         spdlog::warn("SIGHUP: --interval not applied: {}", s.error().message);
@@ -358,6 +367,13 @@ int run(const Options& options) {
   log_host(*host);
   // Before the probes: a port in use fails fast, with nothing attached.
   std::optional<Web> web;
+  if (!options.once && !options.web_config_file.empty()) {
+    // A bad web config is a bad configuration (exit 2), like a bad flag.
+    if (auto c = exporter::load_web_config(options.web_config_file); !c) {
+      spdlog::error("{}", c.error().message);
+      return kExitUsage;
+    }
+  }
   if (!options.once) {
     auto w = start_web(options);
     if (!w) {

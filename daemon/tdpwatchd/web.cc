@@ -18,6 +18,10 @@ Result<Web> start_web(const Options& options) {
   exporter::WebConfig wc;
   wc.listen_address = options.web_listen_address;
   wc.telemetry_path = options.web_telemetry_path;
+  wc.config_file = options.web_config_file;
+  wc.max_requests = options.web_max_requests;
+  wc.request_timeout_seconds = options.web_request_timeout_seconds;
+  wc.max_header_bytes = options.web_max_header_bytes;
   // The pages endpoint waits for the next publish, at worst one idle --interval.
   wc.pages_wait_seconds = options.interval_seconds + 5.0;
   auto server = exporter::WebServer::start(wc, web.metrics, web.store);
@@ -40,7 +44,7 @@ Result<Web> start_web(const Options& options) {
                             : (address->host.find(':') != std::string::npos ? "[" + address->host + "]"
                                                                              : address->host);
   const std::string base =
-      "http://" + host + ":" + std::to_string(ports.empty() ? address->port : ports.front());
+      std::string(web.server->tls() ? "https" : "http") + "://" + host + ":" + std::to_string(ports.empty() ? address->port : ports.front());
   spdlog::info("serving {}/ (metrics at {}{}, JSON API at {}/api/v1/vms)", base, base,
                options.web_telemetry_path, base);
   return web;
