@@ -378,7 +378,6 @@ void WebServer::watch_config() {
   {
     std::lock_guard lock(h.mu);
     if (now == h.fingerprint) return;
-    h.fingerprint = now;
   }
   reload("changed on disk");
 }
@@ -386,9 +385,13 @@ void WebServer::watch_config() {
 bool WebServer::reload(const std::string& why) {
   Handler& h = *handler_;
   if (h.config_file.empty()) return false;
+  // The files as they are before reading them: a file replaced while being
+  // read (a key renewed before its certificate) is seen as a change again
+  // at the next check, so the reading is retried.
+  const std::string before = fingerprint(h.config_file, h.current().get());
   auto fresh = load_security(h.config_file);
   std::lock_guard lock(h.mu);
-  h.fingerprint = fingerprint(h.config_file, fresh ? fresh->get() : h.security.get());
+  h.fingerprint = before;
   if (!fresh) {
     h.last_reload_ok = false;
     ++h.reload_failures;
