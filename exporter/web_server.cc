@@ -309,17 +309,23 @@ Result<std::unique_ptr<WebServer>> WebServer::start(
             ":" + ports;
   }
   if (tls) ports += "s";
-  // Workers: civetweb reads a request's headers on its worker, so a slow
-  // client holds one until --web.request-timeout.  Enough of them that
-  // max_requests are served and a scrape still finds one while others
-  // trickle; the rest queue in the listen backlog.
-  const int threads = std::max(config.max_requests > 0 ? config.max_requests + 8 : 48, 8);
+  // Workers: civetweb 1.15 gives each connection a thread of its own until
+  // it closes, even an idle or trickling one (cut after
+  // --web.request-timeout), and queues the rest.  With a few dozen workers
+  // 1,000 idle connections starve a scrape for minutes
+  // (tests/host/web/hostile_clients_test.py); a worker is a thread that
+  // sleeps in poll() (~10 KiB resident, its stack reserved, not touched),
+  // so there are kWorkers, and --web.max-requests bounds the work done.
+  constexpr int kWorkers = 1024;
+  const int threads = std::max(kWorkers, config.max_requests + 8);
   const std::vector<std::string> options{
       "listening_ports", ports,
       "num_threads", std::to_string(threads),
       "request_timeout_ms",
       std::to_string(static_cast<long long>(std::llround(config.request_timeout_seconds * 1000))),
       "max_request_size", std::to_string(config.max_header_bytes),
+      "listen_backlog", "1024",
+      "connection_queue", "1024",
       "linger_timeout_ms", "1000",
       "enable_keep_alive", "yes",
       "keep_alive_timeout_ms", "30000"};
