@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <array>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -220,16 +221,35 @@ Result<WebSecurityConfig> parse(const YAML::Node& root, const std::string& base_
 
 }  // namespace
 
+// An error names keys and characters from the file: control characters
+// become \xNN, so that it stays one log line (tests/fuzz/web_config_fuzz.cc).
+Error one_line(std::string m) {
+  std::string out;
+  for (const char c : m) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return Error{out};
+}
+
 Result<WebSecurityConfig> parse_web_config(std::string_view yaml, const std::string& base_dir) {
   try {
-    return parse(YAML::Load(std::string(yaml)), base_dir);
+    auto c = parse(YAML::Load(std::string(yaml)), base_dir);
+    if (!c) return one_line(c.error().message);
+    return c;
   } catch (const YAML::Exception& e) {
     // e.what() is "yaml-cpp: error at line N, column M: ..."
     std::string m = e.what();
     if (m.starts_with("yaml-cpp: ")) m.erase(0, 10);
-    return Error{m};
+    return one_line(m);
   } catch (const std::exception& e) {
-    return Error{e.what()};
+    return one_line(e.what());
   }
 }
 

@@ -19,6 +19,8 @@ PACKAGES=(
   libcivetweb-dev prometheus
   # exporter: --web.config.file (exporter-toolkit YAML, TLS, bcrypt from libcrypt)
   libyaml-cpp-dev libssl-dev libcrypt-dev
+  # tests/host/web: certificates and the hostile clients
+  openssl python3
   # deploy: systemd-analyze, dpkg-shlibdeps (CPack DEB), deb-systemd-helper,
   # and the deploy tests' tools (setpriv/unshare/findmnt, ss, curl, jq)
   systemd dpkg-dev init-system-helpers util-linux mount iproute2 curl jq
