@@ -20,6 +20,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/tdpwatchd.service DESTINATION /lib/sy
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/grafana/tdpwatch.json
         DESTINATION share/tdpwatch/grafana)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/tdpwatch-rules.yml
+              ${PROJECT_SOURCE_DIR}/deploy/prometheus/tdpwatch-recording-rules.yml
+              ${PROJECT_SOURCE_DIR}/deploy/web-config.yml
         DESTINATION share/tdpwatch/prometheus)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/tdpwatch)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/README.md DESTINATION share/doc/tdpwatch
