@@ -159,6 +159,7 @@ struct HostSnapshot {
 
   // Host-wide kernel figures.
   std::optional<std::uint64_t> sec_page_tables_bytes;  // meminfo SecPageTables (6.0+)
+  std::optional<std::uint64_t> iommu_page_tables_bytes;  // vmstat nr_iommu_pages (6.11+)
   double reconcile_time_seconds = 0;                   // when they were last read; 0: never
 
   // The reconciler (daemon/reconcile/); absent without probes.

@@ -72,6 +72,12 @@ class KernelCollector final : public Collector {
             "every VM, tracked or not, and IOMMU page tables on newer kernels)")
           .add(num(*s.sec_page_tables_bytes));
     }
+    if (s.iommu_page_tables_bytes) {
+      gauge(out, "tdpwatch_host_iommu_page_tables_bytes",
+            "IOMMU page tables on this host (/proc/vmstat nr_iommu_pages, 6.11+), which "
+            "SecPageTables includes; the host comparison leaves them out")
+          .add(num(*s.iommu_page_tables_bytes));
+    }
     if (s.reconcile_time_seconds > 0) {
       gauge(out, "tdpwatch_reconcile_last_timestamp_seconds",
             "When the kernel's figures (debugfs, meminfo, the probes' maps) were last read, "

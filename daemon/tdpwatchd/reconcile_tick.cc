@@ -107,7 +107,8 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   const double now = unix_now();
   rec_.tick(model, inputs, now);
   std::optional<std::int64_t> sec;
-  if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->sec_page_tables_bytes / 4096);
+  // KVM's part of SecPageTables: the IOMMU's page tables (6.11+) are no VM's.
+  if (poll.meminfo) sec = static_cast<std::int64_t>(poll.meminfo->kvm_sec_page_tables_bytes() / 4096);
   rec_.tick_host(model, sec, iter_ && read_ok && unknown_.empty(), now);
   // A VM first seen mid-life is adopted at its first quiescent tick (the
   // tick changed no VM's implicit/adopted state: `vms` still says it).

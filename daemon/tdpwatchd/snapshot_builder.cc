@@ -89,7 +89,10 @@ void SnapshotBuilder::set_poll(const PollResult& poll, double now) {
     const int tgid = v.identity && v.identity->tgid != 0 ? v.identity->tgid : v.id.pid;
     debugfs_[static_cast<std::uint32_t>(tgid)].push_back(v.stats);
   }
-  if (poll.meminfo) sec_page_tables_ = poll.meminfo->sec_page_tables_bytes;
+  if (poll.meminfo) {
+    sec_page_tables_ = poll.meminfo->sec_page_tables_bytes;
+    iommu_page_tables_ = poll.meminfo->iommu_page_tables_bytes;
+  }
   poll_time_ = now;
 }
 
@@ -135,6 +138,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
   s->kernel_release = kernel_release_;
   s->kvm = kvm_;
   s->sec_page_tables_bytes = sec_page_tables_;
+  s->iommu_page_tables_bytes = iommu_page_tables_;
   s->reconcile_time_seconds = poll_time_;
   s->ringbuf_bytes = src.ringbuf_bytes;
   if (src.plan != nullptr) {

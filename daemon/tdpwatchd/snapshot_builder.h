@@ -77,6 +77,7 @@ class SnapshotBuilder {
   // From the latest poll: debugfs VMs by owner tgid, SecPageTables, when.
   std::map<std::uint32_t, std::vector<truth::VmStats>> debugfs_;
   std::optional<std::uint64_t> sec_page_tables_;
+  std::optional<std::uint64_t> iommu_page_tables_;
   double poll_time_ = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "daemon/truth/meminfo.h"
 
+#include <charconv>
+
 #include <optional>
 #include <string>
 
@@ -54,11 +56,32 @@ Result<MemInfo> parse_meminfo(std::string_view text, std::string_view source) {
   return MemInfo{**sec, **primary};
 }
 
+std::optional<std::uint64_t> parse_vmstat_iommu_pages(std::string_view text) {
+  constexpr std::string_view kKey = "nr_iommu_pages ";
+  for (std::size_t at = 0; at < text.size();) {
+    const auto nl = text.find('\n', at);
+    const std::string_view line = text.substr(at, nl == std::string_view::npos ? nl : nl - at);
+    at = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (!line.starts_with(kKey)) continue;
+    std::uint64_t v = 0;
+    const std::string_view digits = line.substr(kKey.size());
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc()) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
 Result<MemInfo> read_meminfo(const Paths& paths) {
   const std::string path = paths.procfs + "/meminfo";
   auto text = read_file(path);
   if (!text) return text.error();
-  return parse_meminfo(*text, path);
+  auto m = parse_meminfo(*text, path);
+  if (!m) return m;
+  if (auto vmstat = read_file(paths.procfs + "/vmstat")) {
+    if (const auto pages = parse_vmstat_iommu_pages(*vmstat)) m->iommu_page_tables_bytes = *pages * 4096;
+  }
+  return m;
 }
 
 }  // namespace tdpwatch::truth

@@ -19,6 +19,28 @@ TEST(MemInfo, ReadsSecPageTablesAndPageTablesInBytes) {
   EXPECT_EQ(m->page_tables_bytes, 2488u * 1024);
 }
 
+// 6.11+: the IOMMU's page tables are in SecPageTables and in vmstat's
+// nr_iommu_pages; KVM's part is the difference.  Without the line (older
+// kernels) or without vmstat, nothing is taken off.
+TEST(MemInfo, IommuPageTablesAreTakenOffSecPageTables) {
+  FixtureTree t;
+  t.write("proc/meminfo", meminfo_text(true, 40, 2488));
+  t.write("proc/vmstat", "nr_free_pages 1000\nnr_iommu_pages 3\nnr_zone_active_anon 5\n");
+  auto m = read_meminfo(t.paths());
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_TRUE(m->iommu_page_tables_bytes);
+  EXPECT_EQ(*m->iommu_page_tables_bytes, 3u * 4096);
+  EXPECT_EQ(m->kvm_sec_page_tables_bytes(), 40u * 1024 - 3u * 4096);
+
+  t.write("proc/vmstat", "nr_free_pages 1000\n");
+  m = read_meminfo(t.paths());
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->iommu_page_tables_bytes);
+  EXPECT_EQ(m->kvm_sec_page_tables_bytes(), 40u * 1024);
+  EXPECT_FALSE(parse_vmstat_iommu_pages("nr_iommu_pages x\n"));
+  EXPECT_FALSE(parse_vmstat_iommu_pages("xnr_iommu_pages 3\n"));
+}
+
 TEST(MemInfo, MissingSecPageTablesIsADistinctError) {
   FixtureTree t;
   t.write("proc/meminfo", meminfo_text(false));
