@@ -37,7 +37,7 @@ vmm_pid=$!
 TDPW_PIDS+=("$vmm_pid")
 eventually 20 grep -qs "vmm holding" "$TDPW_TMP/vmm.out" || fail "tdpw_test_vmm: $(cat "$TDPW_TMP/vmm.out")"
 
-start_prometheus "$TDPW_TMP/prom" "$port"
+start_prometheus "$TDPW_TMP/prom" "$port" "$src/deploy/prometheus/tdpwatch-recording-rules.yml"
 eventually 30 prom_has "tdpwatch_vm_info{pid=\"$vmm_pid\"}" || fail "Prometheus has no series of the VM"
 # Enough samples for every rate() window below.
 sleep 6

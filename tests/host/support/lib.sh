@@ -72,15 +72,24 @@ free_port() {
   done
 }
 
-# start_prometheus DIR TARGET_PORT: Debian's prometheus scraping
-# 127.0.0.1:TARGET_PORT every second as job "tdpwatch"; sets PROM_PORT.
+# start_prometheus DIR TARGET_PORT [RULE_FILE...]: Debian's prometheus
+# scraping 127.0.0.1:TARGET_PORT every second as job "tdpwatch", with the
+# rule files given (their groups evaluated every second here, whatever
+# interval they set); sets PROM_PORT.
 start_prometheus() {
-  local dir=$1 target=$2
+  local dir=$1 target=$2 rules="" r i=0
+  shift 2
   mkdir -p "$dir/data"
+  for r in "$@"; do
+    i=$((i + 1))
+    sed 's/^\( *\)interval: .*/\1interval: 1s/' "$r" > "$dir/rules$i.yml"
+    rules="$rules, '$dir/rules$i.yml'"
+  done
   cat > "$dir/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files: [${rules#, }]
 scrape_configs:
   - job_name: tdpwatch
     static_configs:
