@@ -14,14 +14,13 @@
 #include <string_view>
 
 #include "exporter/api_route.h"
+#include "tests/fuzz/fuzz_check.h"
 
 using tdpwatch::exporter::Route;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using tdpwatch::fuzz::check;
 
 std::string strip_zeros(std::string_view digits) {
   while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);

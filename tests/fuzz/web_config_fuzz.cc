@@ -11,14 +11,9 @@
 #include <string_view>
 
 #include "exporter/web_config.h"
+#include "tests/fuzz/fuzz_check.h"
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using tdpwatch::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
