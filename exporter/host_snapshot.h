@@ -160,6 +160,9 @@ struct HostSnapshot {
   // Host-wide kernel figures.
   std::optional<std::uint64_t> sec_page_tables_bytes;  // meminfo SecPageTables (6.0+)
   std::optional<std::uint64_t> iommu_page_tables_bytes;  // vmstat nr_iommu_pages (6.11+)
+  // SecPageTables holds IOMMU page tables: a 6.11+ kernel and devices behind
+  // an IOMMU (vfio-pci, IOMMU groups); unset when SecPageTables is unknown.
+  std::optional<bool> sec_page_tables_include_iommu;
   double reconcile_time_seconds = 0;                   // when they were last read; 0: never
 
   // The reconciler (daemon/reconcile/); absent without probes.

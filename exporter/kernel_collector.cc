@@ -78,6 +78,13 @@ class KernelCollector final : public Collector {
             "SecPageTables includes; the host comparison leaves them out")
           .add(num(*s.iommu_page_tables_bytes));
     }
+    if (s.sec_page_tables_include_iommu) {
+      gauge(out, "tdpwatch_host_secondary_pagetables_include_iommu",
+            "1 when SecPageTables holds IOMMU page tables too: the kernel charges them there "
+            "(6.11+, __iommu_alloc_account(); vmstat nr_iommu_pages) and devices here are behind "
+            "an IOMMU (<sysfs>/bus/pci/drivers/vfio-pci, <sysfs>/kernel/iommu_groups)")
+          .add(*s.sec_page_tables_include_iommu ? 1 : 0);
+    }
     if (s.reconcile_time_seconds > 0) {
       gauge(out, "tdpwatch_reconcile_last_timestamp_seconds",
             "When the kernel's figures (debugfs, meminfo, the probes' maps) were last read, "

@@ -92,6 +92,10 @@ void SnapshotBuilder::set_poll(const PollResult& poll, double now) {
   if (poll.meminfo) {
     sec_page_tables_ = poll.meminfo->sec_page_tables_bytes;
     iommu_page_tables_ = poll.meminfo->iommu_page_tables_bytes;
+    // The kernel charges IOMMU page tables to SecPageTables (6.11+: vmstat
+    // has nr_iommu_pages, added with that accounting) and devices here are
+    // translated by an IOMMU (truth/iommu.h).
+    sec_page_tables_include_iommu_ = iommu_page_tables_.has_value() && poll.iommu.any();
   }
   poll_time_ = now;
 }
@@ -139,6 +143,7 @@ std::shared_ptr<const exporter::HostSnapshot> SnapshotBuilder::build(const Snaps
   s->kvm = kvm_;
   s->sec_page_tables_bytes = sec_page_tables_;
   s->iommu_page_tables_bytes = iommu_page_tables_;
+  if (sec_page_tables_) s->sec_page_tables_include_iommu = sec_page_tables_include_iommu_;
   s->reconcile_time_seconds = poll_time_;
   s->ringbuf_bytes = src.ringbuf_bytes;
   if (src.plan != nullptr) {

@@ -78,6 +78,7 @@ class SnapshotBuilder {
   std::map<std::uint32_t, std::vector<truth::VmStats>> debugfs_;
   std::optional<std::uint64_t> sec_page_tables_;
   std::optional<std::uint64_t> iommu_page_tables_;
+  bool sec_page_tables_include_iommu_ = false;
   double poll_time_ = 0;
 };
 

@@ -70,6 +70,7 @@ PollResult Watcher::poll(bool vms_possible) {
   }
   out.previous_sec_page_tables_bytes = last_sec_page_tables_;
   if (out.meminfo) last_sec_page_tables_ = out.meminfo->sec_page_tables_bytes;
+  out.iommu = truth::read_iommu_devices(paths_);
   if (vms_possible) {
     scrape_vms(out);
   } else {

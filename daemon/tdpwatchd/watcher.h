@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon/truth/kvm_debugfs.h"
+#include "daemon/truth/iommu.h"
 #include "daemon/truth/meminfo.h"
 #include "daemon/truth/paths.h"
 #include "daemon/truth/proc_identity.h"
@@ -42,6 +43,7 @@ struct PollResult {
   std::optional<truth::MemInfo> meminfo;
   std::string meminfo_error;
   std::optional<std::uint64_t> previous_sec_page_tables_bytes;
+  truth::IommuDevices iommu;  // devices behind an IOMMU (<sysfs>): SecPageTables' other tenant
   std::string vms_error;    // the VM list could not be read (debugfs)
   std::vector<VmView> vms;  // alive at this poll, sorted by id
   std::vector<truth::VmId> appeared;

@@ -10,6 +10,7 @@ HostSnapshot base() {
   s.kernel_release = "6.12.48+deb13-amd64";
   s.kvm = {.loaded = true, .device = true};
   s.sec_page_tables_bytes = 4096u * 1200;
+  s.sec_page_tables_include_iommu = false;
   s.reconcile_time_seconds = kNow - 1.5;
   return s;
 }
@@ -64,6 +65,9 @@ HostSnapshot idle_host() {
 
 HostSnapshot busy_host() {
   HostSnapshot s = base();
+  // A device passed through on a 6.11+ kernel: 40 IOMMU page-table pages.
+  s.iommu_page_tables_bytes = 4096u * 40;
+  s.sec_page_tables_include_iommu = true;
   with_probes(s);
   VmEntry q = vm(0xffff888100001000,
                  {"web-01", 4242, "qemu-system-x86", "1b4e28ba-2fa1-11d2-883f-0016d3cca427",

@@ -75,6 +75,20 @@ TEST(Watcher, ReportsAppearedDeltasAndDisappeared) {
   EXPECT_EQ(p3.vms[0].id, (VmId{600, 12}));
 }
 
+// Each poll says whether devices are behind an IOMMU (truth/iommu.h), read
+// under the configured sysfs, so a device bound to vfio-pci later is seen.
+TEST(Watcher, ReportsDevicesBehindAnIommu) {
+  FixtureTree tree;
+  host(tree);
+  Watcher w(tree.paths());
+  EXPECT_FALSE(w.poll().iommu.any());
+  tree.mkdir("sys/kernel/iommu_groups/3/devices/0000:41:00.0");
+  tree.mkdir("sys/bus/pci/drivers/vfio-pci/0000:41:00.0");
+  const PollResult p = w.poll();
+  EXPECT_EQ(p.iommu.vfio_pci, 1u);
+  EXPECT_EQ(p.iommu.in_iommu_groups, 1u);
+}
+
 TEST(Watcher, NewVmReusingPidAndFdIsANewVm) {
   FixtureTree tree;
   host(tree);
