@@ -51,6 +51,7 @@ dpkg -i "$deb" >"$TDPW_TMP/dpkg.log" 2>&1 || { installed=1; fail "dpkg -i: $(cat
 installed=1
 files=(/usr/bin/tdpwatchd /lib/systemd/system/tdpwatchd.service
        /usr/share/tdpwatch/grafana/tdpwatch.json /usr/share/tdpwatch/prometheus/tdpwatch-rules.yml
+       /usr/share/tdpwatch/prometheus/tdpwatch-recording-rules.yml
        /usr/share/doc/tdpwatch/README.md /usr/share/doc/tdpwatch/README.deploy.md
        /usr/share/doc/tdpwatch/README.metrics.md)
 conf=/etc/tdpwatch/tdpwatchd.conf
