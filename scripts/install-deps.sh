@@ -28,6 +28,8 @@ PACKAGES=(
   nlohmann-json3-dev tmux
   # nested QEMU bed (tests/nested): QEMU/TCG, the initramfs' busybox and cpio
   qemu-system-x86 busybox-static cpio
+  # nested Debian host (tests/nested-host): its root file system, packed by mke2fs -d
+  debootstrap e2fsprogs
 )
 
 missing=()

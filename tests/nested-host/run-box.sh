@@ -79,7 +79,6 @@ share=$work/share
 rm -rf "$share"
 mkdir -p "$share/results"
 install -m 0755 "$test" "$share/box-test.sh"
-cp "$here"/guest/*.sh "$share/" 2>/dev/null || true
 cp -r "$here/domains" "$share/" 2>/dev/null || true
 if [ "$nodeb" = 0 ]; then
   if [ -z "$deb" ]; then
