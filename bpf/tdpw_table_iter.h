@@ -17,7 +17,7 @@ enum tdpw_table_kind {
 	TDPW_TABLE_ROOT = 2, /* a root of kvm->arch.tdp_mmu_roots: sp, pfn, role; value = refcount */
 	TDPW_TABLE_PAGE = 3, /* a non-root table under a present non-leaf SPTE: pfn, gfn, level, as_id */
 	TDPW_TABLE_NX = 4,   /* on a possible-NX list: sp, pfn, gfn, role */
-	TDPW_TABLE_END = 5,  /* value = enum tdpw_table_status */
+	TDPW_TABLE_END = 5,  /* value = enum tdpw_table_status; gfn = the PAGE_OFFSET walked with, 0 if unknown */
 	TDPW_TABLE_SHADOW = 6, /* a shadow MMU page of kvm->arch.active_mmu_pages: sp, gfn, role; value = root_count */
 };
 

@@ -20,8 +20,9 @@
  * down).  Callers compare two walks, or a walk with the events that follow
  * (daemon/probes/vm_tables_iter.h).  A table's kernel address is
  * PAGE_OFFSET + (pfn << 12): PAGE_OFFSET from page_offset_base (its
- * address from /proc/kallsyms, set by userspace) or a value userspace
- * learned elsewhere (the probes' learned_page_offset).
+ * address from /proc/kallsyms, set by userspace), a value userspace
+ * learned elsewhere (the probes' learned_page_offset), or a vCPU's root
+ * (tdpw_page_offset_from_vcpus); the END record says which base was used.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -315,12 +316,98 @@ static __always_inline void tdpw_walk_nx_lists(struct tdpw_walk_ctx *c, struct k
 	}
 }
 
-static __always_inline __u64 tdpw_walk_page_offset(void)
+/*
+ * PAGE_OFFSET from a vCPU's TDP root: vcpu->arch.root_mmu.root.hpa is
+ * __pa(root->spt) of one root on kvm->arch.tdp_mmu_roots (kvm_tdp_mmu_get_vcpu_root_hpa(),
+ * 6.1-7.2), so root->spt - hpa is the direct map's base.  For hosts where
+ * neither kallsyms (not listed, or hidden: systemd's ProtectKernelTunables=
+ * makes /proc/kallsyms unreadable) nor an SPTE change taught it, e.g. a quiet
+ * VM found by a daemon restarted under its unit.  Only a unique plausible
+ * pairing counts (a wrong root's spt - hpa is 1 GiB aligned by chance alone).
+ */
+#define TDPW_VCPUS_TRIED 8
+#define TDPW_XA_NODE_TAG 2UL /* xa_mk_node(): an internal node pointer | 2 */
+
+struct tdpw_po_ctx {
+	__u64 list_head;
+	__u64 node;
+	__u64 hpa;
+	__u64 found;
+	__u32 matches;
+};
+
+static long tdpw_po_root_step(__u64 i, void *arg)
+{
+	struct tdpw_po_ctx *p = arg;
+	struct kvm_mmu_page *root;
+	__u64 next = 0, po;
+
+	if (!p->node || p->node == p->list_head)
+		return 1;
+	root = (void *)(p->node - bpf_core_field_offset(struct kvm_mmu_page, link));
+	po = (__u64)BPF_CORE_READ(root, spt) - p->hpa;
+	if (tdpw_page_offset_plausible(po) && po != p->found) {
+		p->found = po;
+		p->matches++;
+	}
+	bpf_probe_read_kernel(&next, sizeof(next), (void *)p->node);
+	p->node = next;
+	return 0;
+}
+
+/* The vCPU at slot i of kvm->vcpu_array (an xarray: one entry in xa_head, or a node of 64). */
+static __always_inline struct kvm_vcpu *tdpw_vcpu(struct kvm *kvm, __u32 i)
+{
+	__u64 head = (__u64)BPF_CORE_READ(kvm, vcpu_array.xa_head);
+	struct xa_node *node;
+
+	if ((head & 3) != TDPW_XA_NODE_TAG || head <= 4096)
+		return i == 0 ? (void *)head : NULL;
+	node = (void *)(head - TDPW_XA_NODE_TAG);
+	if (BPF_CORE_READ(node, shift) != 0) { /* over 64 vCPUs: the first leaf node */
+		head = (__u64)BPF_CORE_READ(node, slots[0]);
+		if ((head & 3) != TDPW_XA_NODE_TAG || head <= 4096)
+			return NULL;
+		node = (void *)(head - TDPW_XA_NODE_TAG);
+	}
+	head = (__u64)BPF_CORE_READ(node, slots[i & 63]);
+	return (head & 3) ? NULL : (void *)head;
+}
+
+static __always_inline __u64 tdpw_page_offset_from_vcpus(struct kvm *kvm)
+{
+	struct tdpw_po_ctx p = {};
+	__u64 first = 0;
+
+	p.list_head = (__u64)&kvm->arch.tdp_mmu_roots;
+	if (bpf_probe_read_kernel(&first, sizeof(first), (void *)p.list_head))
+		return 0;
+	for (__u32 i = 0; i < TDPW_VCPUS_TRIED; i++) {
+		struct kvm_vcpu *vcpu = tdpw_vcpu(kvm, i);
+
+		if (!vcpu)
+			continue;
+		p.hpa = BPF_CORE_READ(vcpu, arch.root_mmu.root.hpa);
+		if (!p.hpa || p.hpa == (__u64)-1) /* INVALID_PAGE: no root loaded */
+			continue;
+		p.node = first;
+		p.found = 0;
+		p.matches = 0;
+		bpf_loop(TDPW_MAX_ROOTS, tdpw_po_root_step, &p, 0);
+		if (p.matches == 1)
+			return p.found;
+	}
+	return 0;
+}
+
+static __always_inline __u64 tdpw_walk_page_offset(struct kvm *kvm)
 {
 	__u64 po = page_offset_hint;
 
 	if (!po && page_offset_base_addr)
 		bpf_probe_read_kernel(&po, sizeof(po), (void *)page_offset_base_addr);
+	if (!tdpw_page_offset_plausible(po))
+		po = tdpw_page_offset_from_vcpus(kvm);
 	return tdpw_page_offset_plausible(po) ? po : 0;
 }
 
@@ -349,7 +436,7 @@ int vm_tables(struct bpf_iter__task_file *ctx)
 	c.rec.value = 1; /* record format version */
 	tdpw_emit(&c);
 
-	c.page_offset = tdpw_walk_page_offset();
+	c.page_offset = tdpw_walk_page_offset(kvm);
 	c.status = TDPW_TABLE_COMPLETE;
 	c.list_head = (__u64)&kvm->arch.tdp_mmu_roots;
 	if (bpf_probe_read_kernel(&first, sizeof(first), (void *)c.list_head) == 0) {
@@ -366,7 +453,7 @@ int vm_tables(struct bpf_iter__task_file *ctx)
 	c.rec.kind = TDPW_TABLE_END;
 	c.rec.sp = 0;
 	c.rec.pfn = 0;
-	c.rec.gfn = 0;
+	c.rec.gfn = c.page_offset;
 	c.rec.role = 0;
 	c.rec.level = 0;
 	c.rec.as_id = 0;

@@ -280,6 +280,13 @@ std::uint64_t LoadedProbes::learned_page_offset() const {
   return s_->skel && s_->skel->bss ? s_->skel->bss->learned_page_offset : 0;
 }
 
+void LoadedProbes::teach_page_offset(std::uint64_t page_offset) {
+  // Only a value the probes would accept themselves (tdpw_page_offset_plausible).
+  if (!s_->skel || !s_->skel->bss || s_->skel->bss->learned_page_offset != 0) return;
+  if ((page_offset >> 63) == 0 || (page_offset & ((1ULL << 30) - 1)) != 0) return;
+  s_->skel->bss->learned_page_offset = page_offset;
+}
+
 void LoadedProbes::forget_vm(std::uint64_t vm) {
   const __u64 key = vm;
   if (s_->counters_fd >= 0) bpf_map_delete_elem(s_->counters_fd, &key);

@@ -68,6 +68,9 @@ class LoadedProbes {
   std::uint64_t page_offset_base_addr() const;
   // PAGE_OFFSET as the probes learned it (bpf/handlers/page_offset.bpf.h), 0 if not yet.
   std::uint64_t learned_page_offset() const;
+  // Tells the probes PAGE_OFFSET learned elsewhere (a walk of the VMs'
+  // tables, bpf/vm_tables_iter.bpf.c), if they have not learned it yet.
+  void teach_page_offset(std::uint64_t page_offset);
 
  private:
   struct State;

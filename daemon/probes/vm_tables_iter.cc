@@ -104,6 +104,7 @@ Result<std::vector<WalkedVm>> VmTablesIter::read(std::uint64_t page_offset_base_
           break;
         case TDPW_TABLE_END:
           vm->status = static_cast<tdpw_table_status>(r.value);
+          vm->page_offset = r.gfn;
           break;
         default:
           break;

@@ -30,6 +30,7 @@ struct WalkedVm {
   std::uint64_t kvm = 0;
   std::uint32_t tgid = 0;
   tdpw_table_status status = TDPW_TABLE_COMPLETE;
+  std::uint64_t page_offset = 0;  // the direct map's base the walk used; 0: unknown
   std::vector<WalkedPage> roots;
   std::vector<WalkedPage> tables;  // non-root TDP tables
   std::vector<WalkedPage> nx;      // possible-NX list entries (TDP and shadow)

@@ -122,7 +122,7 @@ void ReconcileTick::run(core::Model& model, const probes::EventLoop& loop, const
   }
 }
 
-void ReconcileTick::enable_audits(const probes::LoadedProbes& probes, double interval_seconds,
+void ReconcileTick::enable_audits(probes::LoadedProbes& probes, double interval_seconds,
                                   bool adopt) {
   auto t = probes::VmTablesIter::open();
   if (!t) {
@@ -185,6 +185,14 @@ void ReconcileTick::run_audits(core::Model& model, const probes::EventLoop& loop
                                         : after.error().message);
     last_audit_ = now;
     return;
+  }
+  // A walk that found PAGE_OFFSET (from a vCPU's root) teaches the probes,
+  // so events name tables by pfn from now on, not by sp alone.
+  for (const probes::WalkedVm& w : *walked) {
+    if (w.page_offset != 0 && probes_->learned_page_offset() == 0) {
+      spdlog::info("audit: learned the direct map's base from VM {:#x}'s tables", w.kvm);
+      probes_->teach_page_offset(w.page_offset);
+    }
   }
   const bool requested = audit_requested_;
   bool all_audited = true;

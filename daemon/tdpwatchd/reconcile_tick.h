@@ -69,7 +69,7 @@ class ReconcileTick {
   // Audits: the probes (fresh counters around the walk, PAGE_OFFSET as
   // they know it), and the period (0: on request only).  adopt: take VMs
   // older than the daemon from their walk (core::Model::adopt).
-  void enable_audits(const probes::LoadedProbes& probes, double interval_seconds, bool adopt);
+  void enable_audits(probes::LoadedProbes& probes, double interval_seconds, bool adopt);
   // The next tick audits every quiet VM, whatever the period.
   void request_audit() { audit_requested_ = true; audit_requested_at_ = 0; }
   // The last audit of a VM (nullptr: none yet).
@@ -90,7 +90,7 @@ class ReconcileTick {
   void run_audits(core::Model& model, const probes::EventLoop& loop, SnapshotBuilder& names,
                   double now);
   std::optional<probes::VmTablesIter> tables_;
-  const probes::LoadedProbes* probes_ = nullptr;
+  probes::LoadedProbes* probes_ = nullptr;
   double audit_interval_ = 0;
   bool adopt_ = true;
   double last_audit_ = 0;

@@ -438,6 +438,20 @@ check_vms() {
   check "$1" metrics_vm_pids "${want:-none}" "${got_metrics:-none}"
 }
 
+# check_tracking WHERE TGID WANT: the VM's tracking label in /metrics
+# (tdpwatch_vm_info: full, adopted, since_seen, ...), waiting up to 10 s.
+check_tracking() {
+  local got t=0
+  while :; do
+    got=$(metrics | sed -n "s/^tdpwatch_vm_info{.*pid=\"$2\".*tracking=\"\([a-z_]*\)\".*/\1/p" | head -n 1)
+    [ "$got" = "$3" ] && break
+    t=$((t + 1))
+    [ $t -ge 50 ] && break
+    sleep 0.2
+  done
+  check "$1" tracking "$3" "${got:-none}"
+}
+
 # check_unattributed WHERE MUST_SEE: SPTE changes of tasks that are no VMM.
 # Plans with the VM-context hooks attribute every one of them (0); the
 # tracepoint plan counts them, and with MUST_SEE=1 (a foreign change that
