@@ -15,39 +15,11 @@ set -euo pipefail
 die() { echo "build-box-initramfs: error: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "usage: $0 KERNEL_DIR OUT"
 kdir=$1 out=$2
-export PATH=$PATH:/usr/sbin:/sbin
-for tool in cpio gzip modinfo xz; do command -v "$tool" >/dev/null || die "$tool not found"; done
-busybox=$(readlink -f "$(command -v busybox || true)")
-[ -x "$busybox" ] || die "busybox not found (package busybox-static)"
-if ldd "$busybox" >/dev/null 2>&1; then die "$busybox is dynamic: install busybox-static"; fi
-release=$(sed -n 's/^RELEASE="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$kdir/kernel.env")
-modtree=$(find "$kdir/lib/modules" "$kdir/usr/lib/modules" -maxdepth 1 -mindepth 1 -type d -name "$release" 2>/dev/null | head -n 1 || true)
-[ -n "$modtree" ] || die "no lib/modules/$release under $kdir"
-
-stage=$(mktemp -d /tmp/tdpw-box-initramfs.XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,dev,proc,sys,newroot,lib/box}
-cp "$busybox" "$stage/bin/busybox"
-
-# add NAME: NAME.ko after its dependencies; a module built in is no error.
-add() {
-  local f dep
-  grep -qx "$1.ko" "$stage/lib/box/load" 2>/dev/null && return 0
-  f=$(find "$modtree" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" \) | head -n 1)
-  if [ -z "$f" ]; then
-    grep -q "/$1.ko\$" "$modtree/modules.builtin" 2>/dev/null && return 0
-    die "module $1 neither in $modtree nor built in"
-  fi
-  for dep in $(modinfo -F depends "$f" | tr ',' ' '); do add "$dep"; done
-  case $f in
-    *.xz) xz -dc "$f" >"$stage/lib/box/$1.ko" ;;
-    *.zst) zstd -qdc "$f" >"$stage/lib/box/$1.ko" ;;
-    *) cp "$f" "$stage/lib/box/$1.ko" ;;
-  esac
-  echo "$1.ko" >>"$stage/lib/box/load"
-}
-: >"$stage/lib/box/load"
-for m in virtio_pci virtio_blk crc32c_generic ext4; do add "$m"; done
+# shellcheck source=initramfs-lib.sh
+. "$(dirname "$0")/initramfs-lib.sh"
+initramfs_stage "$kdir"
+mkdir -p "$stage/newroot"
+for m in virtio_pci virtio_blk crc32c_generic ext4; do initramfs_add "$m"; done
 
 cat >"$stage/init" <<'EOF'
 #!/bin/busybox sh
@@ -69,7 +41,4 @@ umount /sys /proc
 mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/init
 EOF
-chmod 0755 "$stage/init"
-(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
-mv "$out.tmp" "$out"
-echo "build-box-initramfs: $out $(( $(stat -c %s "$out") / 1024 )) KiB: $(tr '\n' ' ' <"$stage/lib/box/load")" >&2
+initramfs_pack "$out"
