@@ -7,7 +7,7 @@ std::string status_text(tdpw_table_status status) {
     case TDPW_TABLE_COMPLETE:
       return "complete";
     case TDPW_TABLE_NO_PAGE_OFFSET:
-      return "PAGE_OFFSET unknown (no page_offset_base in /proc/kallsyms, none learned): roots only";
+      return "PAGE_OFFSET unknown (no page_offset_base in /proc/kallsyms, none learned, no vCPU with a root): roots only";
     case TDPW_TABLE_READ_FAULT:
       return "a table could not be read (zapped under the walk)";
     case TDPW_TABLE_TOO_LONG:

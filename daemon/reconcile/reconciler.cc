@@ -91,6 +91,7 @@ bool Reconciler::baseline(core::Model& model, std::uint64_t vm, VmStatus& st, co
   st.baseline = baseline_offsets(k);
   st.baseline_figures = names(t);
   st.baseline_settled = quiet;
+  st.page_tables_known = t.tdp_pages.has_value() && t.shadow_pages.has_value();
   if (st.tracking != Tracking::kBaseline) {
     st.tracking = Tracking::kBaseline;
     const std::string moved = changes(before, t);
@@ -112,6 +113,7 @@ void Reconciler::reconcile_vm(core::Model& model, std::uint64_t vm, const VmInpu
   if (st.who.empty()) st.who = "VM key=" + std::to_string(vm);
   if (fresh) st.tracking = snap->implicit ? Tracking::kSinceSeen : Tracking::kFull;
   if (!snap->implicit && st.tracking == Tracking::kSinceSeen) st.tracking = Tracking::kFull;
+  if (st.tracking == Tracking::kFull) st.page_tables_known = true;
 
   const std::uint64_t seen = k.counters ? events_seen(*k.counters) : 0;
   const std::uint64_t dropped = k.counters ? events_dropped(*k.counters) : 0;
@@ -199,6 +201,7 @@ void Reconciler::on_adopted(std::uint64_t vm, const core::VmCounts& adopted,
   VmStatus& st = vms_[vm];
   st.tracking = Tracking::kAdopted;
   st.baseline_settled = true;
+  st.page_tables_known = true;
   // The adopted figures are absolute: a baseline taken against them.
   KernelView k;
   k.tdp_pages = adopted.tdp_pages_total();
@@ -255,9 +258,28 @@ void Reconciler::tick_host(const core::Model& model, std::optional<std::int64_t>
     return;
   }
   std::int64_t pages = 0;
+  std::string unknown;
   for (const core::VmSnapshot& v : model.snapshot_all()) {
     pages += v.counts.sec_page_table_pages();
+    const VmStatus* st = status(v.vm);
+    if ((st == nullptr || !st->page_tables_known) && unknown.empty()) {
+      unknown = st != nullptr ? st->who : "VM key=" + std::to_string(v.vm);
+    }
   }
+  // A VM whose page tables the model cannot count yet (first seen mid-life,
+  // no kernel counter, not adopted yet): SecPageTables holds pages the sum
+  // lacks.  A baseline taken now would turn them into "not a VM's" and its
+  // adoption into drift; the host figure is unknown until it is counted.
+  if (!unknown.empty()) {
+    host_.candidate.reset();
+    if (!host_.waiting_for_vm) {
+      log(spdlog::level::info, "host: SecPageTables comparison waits for " + unknown +
+                                   " (its page tables are not counted until it is adopted)");
+    }
+    host_.waiting_for_vm = true;
+    return;
+  }
+  host_.waiting_for_vm = false;
   if (!host_.baseline) {
     const std::int64_t candidate = *kernel - pages;
     if (!host_.candidate || host_.candidate->first != candidate) {

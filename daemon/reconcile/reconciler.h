@@ -61,6 +61,12 @@ struct VmStatus {
   FigureSources sources;          // where the exported leaf and NX figures come from
   DriftTracker drift;
 
+  // Its page-table pages (TDP and shadow, what SecPageTables counts) are
+  // absolute: watched from its creation, adopted, or set from the kernel's
+  // own counters (6.2-6.14's tdp_mmu_pages).  Not so for a VM first seen
+  // mid-life on 6.1 or 6.15+ until it is adopted: the host comparison waits.
+  bool page_tables_known = false;
+
   // Bookkeeping between ticks.
   core::CountOffsets baseline;    // kernel figure minus lossless counter at the baseline
   bool baseline_settled = false;  // taken at a quiescent tick
@@ -98,7 +104,8 @@ class Reconciler {
   // Options::host_baseline_settle_seconds) is the host baseline; until then
   // there is no host figure.  Later differences go through the same grace
   // as a VM's.  `complete`: every VM the kernel
-  // lists is in the model (else nothing is compared or baselined).
+  // lists is in the model (else nothing is compared or baselined).  Nor
+  // while a VM's page tables are not counted (VmStatus::page_tables_known).
   void tick_host(const core::Model& model, std::optional<std::int64_t> sec_page_table_pages,
                  bool complete, double now);
   struct HostStatus {
@@ -106,6 +113,7 @@ class Reconciler {
     // Before the baseline: kernel minus model, and since when it has held.
     std::optional<std::pair<std::int64_t, double>> candidate;
     std::optional<Figure> figure;          // "host_sec_pagetables", model incl. baseline
+    bool waiting_for_vm = false;           // a VM's page tables are not counted yet
     DriftTracker drift;
   };
   const HostStatus& host() const { return host_; }
