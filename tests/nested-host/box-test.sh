@@ -85,6 +85,7 @@ step tdpwatchd
 # package installed (judged at the end: box-prometheus.sh).
 bash /tdpw/box-prometheus.sh start >"$res/prometheus-start.txt" 2>&1
 check prometheus_start $? "$(tail -n 1 "$res/prometheus-start.txt")"
+step prometheus_start
 
 # kernel_figs DIR: pages_4k pages_2m pages_1g nx_lpage_splits of one VM (debugfs).
 kernel_figs() { cat "$1/pages_4k" "$1/pages_2m" "$1/pages_1g" "$1/nx_lpage_splits" | tr '\n' ' ' | sed 's/ $//'; }
@@ -225,6 +226,15 @@ step guests_boot
 quiesce :guests
 for g in $guests; do compare_vm "${g%%:*}" ''; done
 compare_host :guests
+# The SMI each guest raised (build-guest-initramfs.sh) put its SMM address
+# space (as_id 1) in use: its own root and tables, counted there (and, by
+# the audits above, exactly the kernel's).
+for g in $guests; do
+  n=${g%%:*}
+  smm=$(jq -c '[.model.roots.valid, (.model.tdp_pages.by_as_level[1] | add)]' "$res/snapshot-$n.json" 2>/dev/null)
+  serial "$n" | grep -q 'TDPW-GUEST smi' && [ "$(jq '.[1] > 0' <<<"$smm" 2>/dev/null)" = true ]
+  check "smm_address_space:$n" $? "[valid roots, as_id 1 tables]=$smm"
+done
 step guests_checks
 
 # systemctl reload (SIGHUP): the same process, still active, says it reloaded.

@@ -21,6 +21,10 @@
 #   --build-dir DIR    CMake build tree for cpack (default ./build)
 #   --no-deb           pass no .deb (the box test then checks boot and KVM only)
 #   --env LIST         NAME=VALUE;... written to /tdpw/env for box-test.sh
+#   --mount DIR        DIR of this machine, read-only (9p) at the same path in
+#                      the box under a writable overlay (box-host-suite.sh
+#                      mounts them); repeatable; --build-dir's path is
+#                      written to /tdpw/build-dir
 #   --timeout S        QEMU killed after S seconds (default 900; not with --shell)
 #   --append ARGS      more kernel command line (e.g. 'systemd.show_status=1
 #                      loglevel=7' to watch the boot and shutdown)
@@ -36,6 +40,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TDPW_KERNEL_CACHE:-/var/cache/tdpwatch/kernels}
 shell=0 test=$here/box-test.sh deb='' builddir=./build nodeb=0 envlist='' limit=900 work='' extra_append=''
+mounts=()
 die() { echo "run-box: error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -45,6 +50,7 @@ while [ $# -gt 0 ]; do
     --build-dir) builddir=$2; shift 2 ;;
     --no-deb) nodeb=1; shift ;;
     --env) envlist=$2; shift 2 ;;
+    --mount) [ -d "$2" ] || die "--mount $2: no such directory"; mounts+=("$(cd "$2" && pwd)"); shift 2 ;;
     --timeout) limit=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --append) extra_append=$2; shift 2 ;;
@@ -95,6 +101,13 @@ if [ "$nodeb" = 0 ]; then
   cp "$deb" "$share/"
 fi
 tr ';' '\n' <<<"$envlist" | sed '/^$/d' >"$share/env"
+: >"$share/mounts"
+virtfs=()
+for i in "${!mounts[@]}"; do
+  echo "tdpwm$i ${mounts[$i]}" >>"$share/mounts"
+  virtfs+=(-virtfs "local,path=${mounts[$i]},mount_tag=tdpwm$i,security_model=none,readonly=on,id=tdpwm$i")
+done
+(cd "$builddir" 2>/dev/null && pwd) >"$share/build-dir" || true
 [ "$shell" = 1 ] || : >"$share/autorun"
 
 append="console=ttyS0 root=/dev/vda panic=-1 quiet${extra_append:+ $extra_append}"
@@ -104,7 +117,7 @@ qemu=(nice -n 5 qemu-system-x86_64 -accel "tcg,thread=${TDPW_NESTED_TCG_THREAD:-
   -smp "${TDPW_BOX_SMP:-2}" -m "${TDPW_BOX_MEM:-3G}" -nographic -no-reboot -nodefaults -nic none
   -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" -append "$append"
   -drive "file=$img,format=raw,if=virtio,snapshot=on"
-  -virtfs "local,path=$share,mount_tag=tdpw,security_model=none,id=tdpw")
+  -virtfs "local,path=$share,mount_tag=tdpw,security_model=none,id=tdpw" "${virtfs[@]}")
 echo "run-box: booting $(readlink "$kdir" || echo "$family") with $img"
 if [ "$shell" = 1 ]; then
   echo "run-box: shell: root is logged in on the console; the share is /tdpw (bash /tdpw/box-test.sh);" \
@@ -115,7 +128,8 @@ fi
 log=$work/console.log
 t1=$(date +%s.%N)
 set +e
-timeout --kill-after=10 "$limit" "${qemu[@]}" -serial stdio </dev/null 2>&1 | tr -d '\r' | tee "$log.raw" |
+# sed -u: unbuffered, so that console.log.raw (and the lines below) follow the box live.
+timeout --kill-after=10 "$limit" "${qemu[@]}" -serial stdio </dev/null 2>&1 | sed -u 's/\r//g' | tee "$log.raw" |
   grep --line-buffered -E 'TDPW-BOX|Kernel panic|tdpw-box-initramfs|emergency mode'
 qrc=${PIPESTATUS[0]}
 # journald forwards the unit's output to the console as "[  t] box-test.sh[pid]: TDPW-BOX...":
