@@ -341,18 +341,6 @@ check_sec() {
   done
   check "$1" SecPageTables_pages "$sec" "$m"
   check "$1" metrics:SecPageTables_pages "$sec" "$x"
-  # The daemon's own host comparison agrees (0), or has no figure yet
-  # (absent: a VM not counted yet, or the baseline still settling); never a
-  # difference, which TdpwatchHostDrift would alert on.
-  t=0
-  while :; do
-    x=$(metrics | awk '/^tdpwatch_host_drift_pages / {print $2}')
-    [ -z "$x" ] || [ "$x" = 0 ] && break
-    t=$((t + 1))
-    [ $t -ge 25 ] && break
-    sleep 0.2
-  done
-  check "$1" metrics:host_drift_pages "0 or absent" "$([ -z "$x" ] || [ "$x" = 0 ] && echo "0 or absent" || echo "$x")"
 }
 
 # The exporter's /metrics (tdpwatchd --web.listen-address, default).
