@@ -325,7 +325,10 @@ static __always_inline void tdpw_walk_nx_lists(struct tdpw_walk_ctx *c, struct k
  * VM found by a daemon restarted under its unit.  Only a unique plausible
  * pairing counts (a wrong root's spt - hpa is 1 GiB aligned by chance alone).
  */
-#define TDPW_VCPUS_TRIED 8
+/* vCPUs tried, from slot 0.  Each costs verifier steps: 7.2's verifier
+ * refused the whole walk (E2BIG) with 8.  A vCPU 0 without a loaded root
+ * leaves this walk "roots only"; a later walk learns the base. */
+#define TDPW_VCPUS_TRIED 1
 #define TDPW_XA_NODE_TAG 2UL /* xa_mk_node(): an internal node pointer | 2 */
 
 struct tdpw_po_ctx {
