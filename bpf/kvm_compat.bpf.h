@@ -102,16 +102,7 @@ struct kvm___shadow_count {
 /* ---- constants ----------------------------------------------------------- */
 
 /* The SPTE bits: tdpw_spte.h (shared with the accounting core). */
-#define TDPW_PUD_SIZE (1ULL << 30)
-
-/*
- * A direct-map base (PAGE_OFFSET): in the kernel half and 1 GiB aligned
- * (kernel_randomize_memory() aligns it to PUD_SIZE).
- */
-static __always_inline bool tdpw_page_offset_plausible(__u64 po)
-{
-	return (po >> 63) && !(po & (TDPW_PUD_SIZE - 1));
-}
+/* TDPW_PUD_SIZE and tdpw_page_offset_plausible(): tdpw_spte.h too. */
 
 /* ---- era ----------------------------------------------------------------- */
 

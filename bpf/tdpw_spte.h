@@ -142,4 +142,17 @@ static inline int tdpw_spte_attr_only(int level, unsigned long long old_spte,
 	       !tdpw_spte_pfn_changed(old_spte, new_spte);
 }
 
+/*
+ * A direct-map base (PAGE_OFFSET), however learned (kallsyms, a linked
+ * table's parent SPTE, a vCPU's root): in the kernel half and 1 GiB aligned
+ * (kernel_randomize_memory() aligns it to PUD_SIZE).  The probes, the table
+ * walk and the daemon that passes one to the other accept only such values.
+ */
+#define TDPW_PUD_SIZE (1ULL << 30)
+
+static inline int tdpw_page_offset_plausible(unsigned long long po)
+{
+	return (po >> 63) && !(po & (TDPW_PUD_SIZE - 1));
+}
+
 #endif /* TDPWATCH_BPF_TDPW_SPTE_H */

@@ -22,7 +22,7 @@
  * PAGE_OFFSET + (pfn << 12): PAGE_OFFSET from page_offset_base (its
  * address from /proc/kallsyms, set by userspace), a value userspace
  * learned elsewhere (the probes' learned_page_offset), or a vCPU's root
- * (tdpw_page_offset_from_vcpus); the END record says which base was used.
+ * (tdpw_page_offset_from_vcpu0); the END record says which base was used.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -317,18 +317,17 @@ static __always_inline void tdpw_walk_nx_lists(struct tdpw_walk_ctx *c, struct k
 }
 
 /*
- * PAGE_OFFSET from a vCPU's TDP root: vcpu->arch.root_mmu.root.hpa is
+ * PAGE_OFFSET from vCPU 0's TDP root: vcpu->arch.root_mmu.root.hpa is
  * __pa(root->spt) of one root on kvm->arch.tdp_mmu_roots (kvm_tdp_mmu_get_vcpu_root_hpa(),
  * 6.1-7.2), so root->spt - hpa is the direct map's base.  For hosts where
  * neither kallsyms (not listed, or hidden: systemd's ProtectKernelTunables=
  * makes /proc/kallsyms unreadable) nor an SPTE change taught it, e.g. a quiet
  * VM found by a daemon restarted under its unit.  Only a unique plausible
  * pairing counts (a wrong root's spt - hpa is 1 GiB aligned by chance alone).
+ * One vCPU only: each costs verifier steps, and 7.2's verifier refused the
+ * whole walk (E2BIG) with 8.  A vCPU 0 without a loaded root leaves this
+ * walk "roots only"; a later walk learns the base.
  */
-/* vCPUs tried, from slot 0.  Each costs verifier steps: 7.2's verifier
- * refused the whole walk (E2BIG) with 8.  A vCPU 0 without a loaded root
- * leaves this walk "roots only"; a later walk learns the base. */
-#define TDPW_VCPUS_TRIED 1
 #define TDPW_XA_NODE_TAG 2UL /* xa_mk_node(): an internal node pointer | 2 */
 
 struct tdpw_po_ctx {
@@ -358,49 +357,44 @@ static long tdpw_po_root_step(__u64 i, void *arg)
 	return 0;
 }
 
-/* The vCPU at slot i of kvm->vcpu_array (an xarray: one entry in xa_head, or a node of 64). */
-static __always_inline struct kvm_vcpu *tdpw_vcpu(struct kvm *kvm, __u32 i)
+/*
+ * vCPU 0 of kvm->vcpu_array, an xarray: the entry itself in xa_head while
+ * it is the only one, else slot 0 of the first leaf node (one level down
+ * for each 64 vCPUs past the first 64).
+ */
+static __always_inline struct kvm_vcpu *tdpw_vcpu0(struct kvm *kvm)
 {
 	__u64 head = (__u64)BPF_CORE_READ(kvm, vcpu_array.xa_head);
 	struct xa_node *node;
 
 	if ((head & 3) != TDPW_XA_NODE_TAG || head <= 4096)
-		return i == 0 ? (void *)head : NULL;
+		return (void *)head;
 	node = (void *)(head - TDPW_XA_NODE_TAG);
-	if (BPF_CORE_READ(node, shift) != 0) { /* over 64 vCPUs: the first leaf node */
+	if (BPF_CORE_READ(node, shift) != 0) {
 		head = (__u64)BPF_CORE_READ(node, slots[0]);
 		if ((head & 3) != TDPW_XA_NODE_TAG || head <= 4096)
 			return NULL;
 		node = (void *)(head - TDPW_XA_NODE_TAG);
 	}
-	head = (__u64)BPF_CORE_READ(node, slots[i & 63]);
+	head = (__u64)BPF_CORE_READ(node, slots[0]);
 	return (head & 3) ? NULL : (void *)head;
 }
 
-static __always_inline __u64 tdpw_page_offset_from_vcpus(struct kvm *kvm)
+static __always_inline __u64 tdpw_page_offset_from_vcpu0(struct kvm *kvm)
 {
+	struct kvm_vcpu *vcpu = tdpw_vcpu0(kvm);
 	struct tdpw_po_ctx p = {};
-	__u64 first = 0;
 
-	p.list_head = (__u64)&kvm->arch.tdp_mmu_roots;
-	if (bpf_probe_read_kernel(&first, sizeof(first), (void *)p.list_head))
+	if (!vcpu)
 		return 0;
-	for (__u32 i = 0; i < TDPW_VCPUS_TRIED; i++) {
-		struct kvm_vcpu *vcpu = tdpw_vcpu(kvm, i);
-
-		if (!vcpu)
-			continue;
-		p.hpa = BPF_CORE_READ(vcpu, arch.root_mmu.root.hpa);
-		if (!p.hpa || p.hpa == (__u64)-1) /* INVALID_PAGE: no root loaded */
-			continue;
-		p.node = first;
-		p.found = 0;
-		p.matches = 0;
-		bpf_loop(TDPW_MAX_ROOTS, tdpw_po_root_step, &p, 0);
-		if (p.matches == 1)
-			return p.found;
-	}
-	return 0;
+	p.hpa = BPF_CORE_READ(vcpu, arch.root_mmu.root.hpa);
+	if (!p.hpa || p.hpa == (__u64)-1) /* INVALID_PAGE: no root loaded */
+		return 0;
+	p.list_head = (__u64)&kvm->arch.tdp_mmu_roots;
+	if (bpf_probe_read_kernel(&p.node, sizeof(p.node), (void *)p.list_head))
+		return 0;
+	bpf_loop(TDPW_MAX_ROOTS, tdpw_po_root_step, &p, 0);
+	return p.matches == 1 ? p.found : 0;
 }
 
 static __always_inline __u64 tdpw_walk_page_offset(struct kvm *kvm)
@@ -410,7 +404,7 @@ static __always_inline __u64 tdpw_walk_page_offset(struct kvm *kvm)
 	if (!po && page_offset_base_addr)
 		bpf_probe_read_kernel(&po, sizeof(po), (void *)page_offset_base_addr);
 	if (!tdpw_page_offset_plausible(po))
-		po = tdpw_page_offset_from_vcpus(kvm);
+		po = tdpw_page_offset_from_vcpu0(kvm);
 	return tdpw_page_offset_plausible(po) ? po : 0;
 }
 

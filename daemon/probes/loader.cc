@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bpf/tdpw_spte.h"
 #include "daemon/probes/kallsyms.h"
 #include "daemon/probes/libbpf_log.h"
 // The generated skeleton is C: keep our C++ warnings off it.
@@ -281,9 +282,9 @@ std::uint64_t LoadedProbes::learned_page_offset() const {
 }
 
 void LoadedProbes::teach_page_offset(std::uint64_t page_offset) {
-  // Only a value the probes would accept themselves (tdpw_page_offset_plausible).
+  // Only a value the probes would accept themselves.
   if (!s_->skel || !s_->skel->bss || s_->skel->bss->learned_page_offset != 0) return;
-  if ((page_offset >> 63) == 0 || (page_offset & ((1ULL << 30) - 1)) != 0) return;
+  if (!tdpw_page_offset_plausible(page_offset)) return;
   s_->skel->bss->learned_page_offset = page_offset;
 }
 
